@@ -1,1 +1,199 @@
-int main(void) { return 0; }
+/* tod: run and inspect .ms models on the device.
+ *   tod run MODEL.ms --input X.npy [--input ...] --output Y.npy [--output ...] [--numThreads N]
+ *   tod info MODEL.ms
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/npy.h"
+#include "tod/tod.h"
+
+#define MAX_IO 64
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage:\n"
+          "  tod run MODEL.ms --input X.npy [--input ...] --output Y.npy [--output ...] [--numThreads N]\n"
+          "      inputs and outputs are NumPy .npy files in the model's input and output order;\n"
+          "      inputs whose shape differs from the model's (e.g. another batch size) resize it\n"
+          "  tod info MODEL.ms\n"
+          "      inputs, outputs, operator counts, weight bytes\n");
+}
+
+static int die(tod_status st, const char *msg) {
+  fprintf(stderr, "tod: error %d (%s): %s\n", st, tod_status_name(st), msg);
+  return 1;
+}
+
+static const char *dtype_name(int dt) {
+  switch (dt) {
+    case TOD_DT_BOOL: return "bool";
+    case TOD_DT_INT8: return "int8";
+    case TOD_DT_INT16: return "int16";
+    case TOD_DT_INT32: return "int32";
+    case TOD_DT_INT64: return "int64";
+    case TOD_DT_UINT8: return "uint8";
+    case TOD_DT_FLOAT16: return "float16";
+    case TOD_DT_FLOAT32: return "float32";
+    case TOD_DT_FLOAT64: return "float64";
+    default: return "?";
+  }
+}
+
+static void print_info(const tod_tensor_info *ti) {
+  printf("  %-40s %-8s [", ti->name, dtype_name(ti->dtype));
+  for (int d = 0; d < ti->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)ti->dims[d]);
+  printf("]\n");
+}
+
+static void print_op(const char *op, int count, void *ctx) {
+  (void)ctx;
+  printf("  %-32s %d\n", op, count);
+}
+
+static int cmd_info(int argc, char **argv) {
+  if (argc != 3) {
+    usage(stderr);
+    return 2;
+  }
+  char err[1024];
+  tod_model *m;
+  tod_options opts = {1};
+  tod_status st = tod_model_load(argv[2], &opts, &m, err, sizeof err);
+  if (st != TOD_OK) return die(st, err);
+  tod_model_stats s;
+  tod_model_stats_get(m, &s);
+  printf("model: %s\n", argv[2]);
+  printf("inputs:\n");
+  for (int i = 0; i < tod_model_num_inputs(m); i++) {
+    tod_tensor_info ti;
+    tod_model_input_info(m, i, &ti);
+    print_info(&ti);
+  }
+  printf("outputs:\n");
+  for (int i = 0; i < tod_model_num_outputs(m); i++) {
+    tod_tensor_info ti;
+    tod_model_output_info(m, i, &ti);
+    print_info(&ti);
+  }
+  printf("operators (%d nodes):\n", s.num_nodes);
+  tod_model_op_counts(m, print_op, NULL);
+  printf("tensors: %d\n", s.num_tensors);
+  printf("weight bytes: %zu\n", s.weight_bytes);
+  printf("activation arena bytes: %zu\n", s.arena_bytes);
+  printf("kernels: %s\n", s.isa);
+  tod_model_free(m);
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv) {
+  const char *model = NULL, *inputs[MAX_IO], *outputs[MAX_IO];
+  int ni = 0, no = 0, threads = 0;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--input") == 0 && i + 1 < argc && ni < MAX_IO) inputs[ni++] = argv[++i];
+    else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc && no < MAX_IO) outputs[no++] = argv[++i];
+    else if (strncmp(argv[i], "--numThreads=", 13) == 0) threads = atoi(argv[i] + 13);
+    else if (strcmp(argv[i], "--numThreads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (argv[i][0] != '-' && !model) model = argv[i];
+    else {
+      fprintf(stderr, "tod run: unexpected argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!model) {
+    usage(stderr);
+    return 2;
+  }
+  char err[1024];
+  tod_model *m;
+  tod_options opts = {threads};
+  tod_status st = tod_model_load(model, &opts, &m, err, sizeof err);
+  if (st != TOD_OK) return die(st, err);
+  int rc = 1;
+  tod_npy arrs[MAX_IO];
+  int loaded = 0;
+  if (ni != tod_model_num_inputs(m)) {
+    snprintf(err, sizeof err, "the model has %d inputs, %d given", tod_model_num_inputs(m), ni);
+    die(TOD_INPUT_PARAM_INVALID, err);
+    goto out;
+  }
+  if (no > tod_model_num_outputs(m)) {
+    snprintf(err, sizeof err, "the model has %d outputs, %d requested", tod_model_num_outputs(m), no);
+    die(TOD_INPUT_PARAM_INVALID, err);
+    goto out;
+  }
+  int need_resize = 0;
+  int ndims[MAX_IO];
+  const int64_t *dims[MAX_IO];
+  for (int i = 0; i < ni; i++) {
+    st = tod_npy_read(inputs[i], &arrs[i], err, sizeof err);
+    if (st != TOD_OK) {
+      die(st, err);
+      goto out;
+    }
+    loaded++;
+    tod_tensor_info ti;
+    tod_model_input_info(m, i, &ti);
+    if (arrs[i].dtype != ti.dtype) {
+      snprintf(err, sizeof err, "input %d (%s) is %s, the model wants %s", i, ti.name,
+               dtype_name(arrs[i].dtype), dtype_name(ti.dtype));
+      die(TOD_INPUT_TENSOR_ERROR, err);
+      goto out;
+    }
+    if (arrs[i].ndim != ti.ndim) need_resize = 1;
+    for (int d = 0; d < ti.ndim && d < arrs[i].ndim; d++)
+      if (arrs[i].dims[d] != ti.dims[d]) need_resize = 1;
+    ndims[i] = arrs[i].ndim;
+    dims[i] = arrs[i].dims;
+  }
+  if (need_resize) {
+    st = tod_model_resize(m, ndims, dims);
+    if (st != TOD_OK) {
+      die(st, tod_model_error(m));
+      goto out;
+    }
+  }
+  for (int i = 0; i < ni; i++) {
+    st = tod_model_set_input(m, i, arrs[i].data, arrs[i].nbytes);
+    if (st != TOD_OK) {
+      die(st, tod_model_error(m));
+      goto out;
+    }
+  }
+  st = tod_model_run(m);
+  if (st != TOD_OK) {
+    die(st, tod_model_error(m));
+    goto out;
+  }
+  for (int i = 0; i < no; i++) {
+    const void *data;
+    size_t nbytes;
+    tod_tensor_info ti;
+    tod_model_output_info(m, i, &ti);
+    tod_model_output(m, i, &data, &nbytes);
+    st = tod_npy_write(outputs[i], ti.dtype, ti.ndim, ti.dims, data, nbytes, err, sizeof err);
+    if (st != TOD_OK) {
+      die(st, err);
+      goto out;
+    }
+  }
+  rc = 0;
+out:
+  for (int i = 0; i < loaded; i++) tod_npy_free(&arrs[i]);
+  tod_model_free(m);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
+  if (strcmp(argv[1], "info") == 0) return cmd_info(argc, argv);
+  fprintf(stderr, "tod: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

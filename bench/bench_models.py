@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Benchmarks tod against its peers in one run on one machine, and reports ratios.
+
+- Conversion: converter_lite on an ONNX file against `cp` of the same file.
+- Inference latency at batch 1, 2 threads: tod (benchmark tool) against PyTorch (no_grad) and
+  ONNX Runtime (onnxruntime-node, CPU).
+
+Usage: bench/bench_models.py [--loops N] [--out bench/RESULTS.md]
+The machine is noisy: only ratios measured in the same run mean anything.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torchvision
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.environ.get("TOD_BUILD", os.path.join(ROOT, "build"))
+WORK = os.path.join(BUILD, "bench")
+THREADS = 2
+
+
+def timed(cmd, repeat=5):
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(ts)
+
+
+def torch_latency(model, shape, loops, warmup=5):
+    torch.set_num_threads(THREADS)
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        for _ in range(warmup):
+            model(x)
+        ts = []
+        for _ in range(loops):
+            t0 = time.perf_counter()
+            model(x)
+            ts.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(ts)
+
+
+def tod_latency(ms, loops, warmup=5):
+    r = subprocess.run([os.path.join(BUILD, "benchmark"), f"--modelFile={ms}", f"--loopCount={loops}",
+                        f"--warmUpLoopCount={warmup}", f"--numThreads={THREADS}"],
+                       check=True, capture_output=True, text=True)
+    med = float(re.search(r"MedianRunTime = ([\d.]+) ms", r.stdout).group(1))
+    rss = float(re.search(r"PeakRSS = ([\d.]+) MB", r.stdout).group(1))
+    return med, rss
+
+
+def ort_latency(onnx_path, shape, loops, warmup=5):
+    r = subprocess.run(["node", os.path.join(ROOT, "bench", "ort_bench.js"), onnx_path,
+                        "x".join(map(str, shape)), str(THREADS), str(warmup), str(loops)],
+                       capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        return None, None
+    j = json.loads(r.stdout.strip().splitlines()[-1])
+    return j["median_ms"], j["rss_mb"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--loops", type=int, default=30)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    a = ap.parse_args()
+    os.makedirs(WORK, exist_ok=True)
+    torch.manual_seed(0)
+    rows_conv, rows_lat = [], []
+    for name, make in (("resnet18", torchvision.models.resnet18), ("mobilenet_v2", torchvision.models.mobilenet_v2)):
+        model = make(weights=None).eval()
+        shape = (1, 3, 224, 224)
+        onnx_path = os.path.join(WORK, name + ".onnx")
+        torch.onnx.export(model, torch.randn(*shape), onnx_path, opset_version=13,
+                          input_names=["input"], output_names=["output"])
+        out = os.path.join(WORK, name)
+        t_conv = timed([os.path.join(BUILD, "converter_lite"), "--fmk=ONNX", f"--modelFile={onnx_path}",
+                        f"--outputFile={out}"])
+        t_cp = timed(["cp", onnx_path, out + ".copy.onnx"])
+        rows_conv.append((name, os.path.getsize(onnx_path) / 1e6, t_conv, t_cp))
+        t_tod, rss_tod = tod_latency(out + ".ms", a.loops)
+        t_torch = torch_latency(model, shape, a.loops)
+        t_ort, rss_ort = ort_latency(onnx_path, shape, a.loops)
+        rows_lat.append((name, t_tod, t_torch, t_ort, rss_tod, rss_ort))
+        print(name, f"convert {t_conv:.1f} ms (cp {t_cp:.1f} ms); tod {t_tod:.2f} ms, torch {t_torch:.2f} ms, "
+              f"ort {t_ort if t_ort is None else round(t_ort, 2)} ms", flush=True)
+    cpu = ""
+    try:
+        cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
+    except (OSError, IndexError):
+        pass
+    lines = ["# Benchmark results", "",
+             f"Measured {time.strftime('%Y-%m-%d')} by `bench/bench_models.py` on {cpu or platform.machine()}, "
+             f"{os.cpu_count()} cores; {THREADS} threads for every runtime; batch 1; median of {a.loops} runs after "
+             "5 warm-up runs. Only the ratios within one run mean anything on this noisy machine.", "",
+             "## Conversion (converter_lite against `cp` of the same ONNX file)", "",
+             "| model | ONNX MB | converter_lite ms | cp ms | ratio |", "| --- | ---: | ---: | ---: | ---: |"]
+    for n, mb, tc, tp in rows_conv:
+        lines.append(f"| {n} | {mb:.1f} | {tc:.1f} | {tp:.1f} | {tc / tp:.1f}x |")
+    lines += ["", "## Inference latency (lower is better; ratio > 1 means tod is faster)", "",
+              "| model | tod ms | PyTorch ms | ONNX Runtime ms | PyTorch / tod | ORT / tod | tod peak RSS MB | ORT RSS MB |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for n, tt, tp, to, rt, ro in rows_lat:
+        ort_s = f"{to:.2f}" if to else "n/a"
+        ratio_o = f"{to / tt:.2f}" if to else "n/a"
+        ro_s = f"{ro:.0f}" if ro else "n/a"
+        lines.append(f"| {n} | {tt:.2f} | {tp:.2f} | {ort_s} | {tp / tt:.2f} | {ratio_o} | {rt:.0f} | {ro_s} |")
+    with open(a.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+/* tod: train on device. The public C API.
+ *
+ * A model's life: tod_model_load (map the .ms file, validate, plan memory, create kernels),
+ * optionally tod_model_resize (new input shapes, e.g. another batch size), then any number of
+ * tod_model_set_input / tod_model_run / tod_model_output calls, then tod_model_free.
+ * Every fallible call returns a tod_status (0 or a negative MindSpore Lite code) and leaves a
+ * message readable with tod_model_error (or in the caller's err buffer before a model exists).
+ */
+#ifndef TOD_TOD_H
+#define TOD_TOD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tod/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TOD_VERSION "0.1.0"
+#define TOD_MAX_DIMS 8
+
+/* Element types: MindSpore TypeId numbers, as stored in .ms files. */
+typedef enum {
+  TOD_DT_BOOL = 30,
+  TOD_DT_INT8 = 32,
+  TOD_DT_INT16 = 33,
+  TOD_DT_INT32 = 34,
+  TOD_DT_INT64 = 35,
+  TOD_DT_UINT8 = 37,
+  TOD_DT_FLOAT16 = 42,
+  TOD_DT_FLOAT32 = 43,
+  TOD_DT_FLOAT64 = 44
+} tod_dtype;
+
+typedef struct tod_model tod_model;
+
+typedef struct {
+  int num_threads; /* <= 0: all online cores */
+} tod_options;
+
+/* Shape and type of a model input or output. name points into the model (valid until it is
+ * freed). */
+typedef struct {
+  const char *name;
+  int dtype;
+  int ndim;
+  int64_t dims[TOD_MAX_DIMS];
+} tod_tensor_info;
+
+/* Loads a .ms file (mmap; weights are used in place, not copied). opts may be NULL. On
+ * success *out owns the model; free it with tod_model_free. On failure *out is NULL and err
+ * (errlen bytes, may be NULL) holds the reason. */
+tod_status tod_model_load(const char *path, const tod_options *opts, tod_model **out, char *err,
+                          size_t errlen);
+void tod_model_free(tod_model *m);
+/* Message of the last failure on m ("" if none). Owned by m. */
+const char *tod_model_error(const tod_model *m);
+
+int tod_model_num_inputs(const tod_model *m);
+int tod_model_num_outputs(const tod_model *m);
+tod_status tod_model_input_info(const tod_model *m, int i, tod_tensor_info *info);
+/* Output shapes are those of the last resize (known before the first run). */
+tod_status tod_model_output_info(const tod_model *m, int i, tod_tensor_info *info);
+
+/* Changes the shapes of all inputs (ndims[i] dims in dims[i]), re-infers every shape and
+ * re-plans memory, as MindSpore Lite's Model::Resize. */
+tod_status tod_model_resize(tod_model *m, const int *ndims, const int64_t *const *dims);
+
+/* Copies nbytes of input i (must equal the input's size) into the model. */
+tod_status tod_model_set_input(tod_model *m, int i, const void *data, size_t nbytes);
+/* Runs the graph on the inputs set so far. */
+tod_status tod_model_run(tod_model *m);
+/* Output i of the last run: *data points into the model, valid until the next run, resize or
+ * free; *nbytes is its size. */
+tod_status tod_model_output(const tod_model *m, int i, const void **data, size_t *nbytes);
+
+/* Summary numbers for `tod info`. */
+typedef struct {
+  int num_nodes;
+  int num_tensors;
+  size_t weight_bytes; /* constant data in the file */
+  size_t arena_bytes;  /* planned activation memory */
+  int num_threads;
+  const char *isa;     /* kernels chosen at start-up: "avx512", "avx2", "scalar" */
+} tod_model_stats;
+tod_status tod_model_stats_get(const tod_model *m, tod_model_stats *st);
+/* Number of nodes of each primitive: calls fn(name, count) once per primitive present. */
+void tod_model_op_counts(const tod_model *m, void (*fn)(const char *op, int count, void *ctx),
+                         void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

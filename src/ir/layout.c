@@ -1,0 +1,475 @@
+/* Layout pass: NCHW source graphs -> channel-last runtime graphs.
+ *
+ * Every tensor is in one of two states: "source" (the layout the importer produced) or
+ * "permuted" (a rank-4 NCHW tensor stored as NHWC). Spatial operators need permuted inputs and
+ * produce permuted outputs; elementwise operators and Concat pass the permuted state through
+ * (constants are permuted to match); Transpose composes with the permutation; everything else
+ * gets a Transpose back to the source layout. Graph outputs leave in the source layout under
+ * their original names, so a converted model answers exactly as the source does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/ir_op.h"
+#include "ir/passes.h"
+
+static const int TO_NHWC[4] = {0, 2, 3, 1};
+static const int TO_NCHW[4] = {0, 3, 1, 2};
+
+typedef struct {
+  ir_graph *g;
+  int cap;
+  signed char *state; /* 1 = permuted */
+  int *rank;
+  int *nhwc_of;       /* cached permuted copy of a source tensor, -1 */
+  int *nchw_of;       /* cached source copy of a permuted tensor, -1 */
+  char *err;
+  size_t errlen;
+} lctx;
+
+static tod_status grow(lctx *c) {
+  int n = c->g->n_tensors;
+  if (n <= c->cap) return TOD_OK;
+  int cap = n * 2 + 16;
+  signed char *s = realloc(c->state, (size_t)cap);
+  if (s) c->state = s;
+  int *r = realloc(c->rank, sizeof(int) * (size_t)cap);
+  if (r) c->rank = r;
+  int *a = realloc(c->nhwc_of, sizeof(int) * (size_t)cap);
+  if (a) c->nhwc_of = a;
+  int *b = realloc(c->nchw_of, sizeof(int) * (size_t)cap);
+  if (b) c->nchw_of = b;
+  if (!s || !r || !a || !b) return TOD_MEMORY_FAILED;
+  for (int i = c->cap; i < cap; i++) {
+    c->state[i] = 0;
+    c->rank[i] = -1;
+    c->nhwc_of[i] = -1;
+    c->nchw_of[i] = -1;
+  }
+  c->cap = cap;
+  return TOD_OK;
+}
+
+static int to_nhwc(lctx *c, int t) {
+  if (c->nhwc_of[t] >= 0) return c->nhwc_of[t];
+  int o = ir_add_transpose(c->g, t, TO_NHWC, 4, "_nhwc");
+  if (o < 0 || grow(c) != TOD_OK) return -1;
+  c->state[o] = 1;
+  c->rank[o] = 4;
+  c->g->tensors[o].format = IR_FMT_NHWC;
+  c->nhwc_of[t] = o;
+  c->nchw_of[o] = t;
+  return o;
+}
+
+static int to_nchw(lctx *c, int t) {
+  if (c->nchw_of[t] >= 0) return c->nchw_of[t];
+  int o = ir_add_transpose(c->g, t, TO_NCHW, 4, "_nchw");
+  if (o < 0 || grow(c) != TOD_OK) return -1;
+  c->state[o] = 0;
+  c->rank[o] = 4;
+  c->nchw_of[t] = o;
+  c->nhwc_of[o] = t;
+  return o;
+}
+
+/* A permuted copy of a constant, broadcast-aligned to rank 4 first (numpy aligns trailing
+ * dims, so a [C,1,1] bias becomes [1,C,1,1] and then [1,1,1,C]). Scalars stay as they are. */
+static int permute_const(lctx *c, int t) {
+  ir_graph *g = c->g;
+  ir_tensor *src = &g->tensors[t];
+  int64_t numel = ir_tensor_numel(src);
+  if (numel <= 1 || src->ndim > 4 || src->ndim < 0) return t;
+  if (c->nhwc_of[t] >= 0) return c->nhwc_of[t];
+  int64_t d4[4] = {1, 1, 1, 1};
+  int off = 4 - src->ndim;
+  for (int i = 0; i < src->ndim; i++) d4[off + i] = src->dims[i];
+  size_t es = ir_dtype_size(src->dtype);
+  if (es == 0 || (size_t)numel * es > src->nbytes) return -1;
+  uint8_t *buf = malloc((size_t)numel * es);
+  if (!buf) return -1;
+  const uint8_t *in = src->data;
+  /* out[n][h][w][c] = in[n][c][h][w] */
+  size_t k = 0;
+  for (int64_t n = 0; n < d4[0]; n++)
+    for (int64_t h = 0; h < d4[2]; h++)
+      for (int64_t w = 0; w < d4[3]; w++)
+        for (int64_t ch = 0; ch < d4[1]; ch++) {
+          size_t si = (size_t)(((n * d4[1] + ch) * d4[2] + h) * d4[3] + w);
+          memcpy(buf + k * es, in + si * es, es);
+          k++;
+        }
+  char name[512];
+  snprintf(name, sizeof name, "%s_nhwc", src->name);
+  int o = ir_add_tensor(g, name);
+  if (o < 0 || grow(c) != TOD_OK) {
+    free(buf);
+    return -1;
+  }
+  ir_tensor *dst = &g->tensors[o];
+  src = &g->tensors[t];
+  dst->dtype = src->dtype;
+  int64_t pd[4] = {d4[0], d4[2], d4[3], d4[1]};
+  ir_tensor_set_shape(dst, 4, pd);
+  dst->format = IR_FMT_NHWC;
+  ir_tensor_set_data_owned(dst, buf, (size_t)numel * es);
+  c->state[o] = 1;
+  c->rank[o] = 4;
+  c->nhwc_of[t] = o;
+  return o;
+}
+
+/* Conv weights: KCHW [O, I, kh, kw] -> KHWC [O, kh, kw, I], in a new owned tensor. */
+static int permute_weight(lctx *c, int t) {
+  ir_graph *g = c->g;
+  ir_tensor *w = &g->tensors[t];
+  if (w->kind != IR_TENSOR_CONST || w->ndim != 4) return -1;
+  if (c->nhwc_of[t] >= 0) return c->nhwc_of[t];
+  size_t es = ir_dtype_size(w->dtype);
+  int64_t O = w->dims[0], I = w->dims[1], H = w->dims[2], W = w->dims[3];
+  int64_t numel = ir_tensor_numel(w);
+  if (es == 0 || numel < 0 || (size_t)numel * es > w->nbytes) return -1;
+  uint8_t *buf = malloc((size_t)(numel ? numel : 1) * es);
+  if (!buf) return -1;
+  const uint8_t *in = w->data;
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t i = 0; i < I; i++)
+      for (int64_t h = 0; h < H; h++)
+        for (int64_t x = 0; x < W; x++)
+          memcpy(buf + (size_t)(((o * H + h) * W + x) * I + i) * es,
+                 in + (size_t)(((o * I + i) * H + h) * W + x) * es, es);
+  /* The weight keeps its name (checkpoints and exports find it by name); it is rewritten in
+   * place unless another reader still wants the source layout. */
+  int64_t pd[4] = {O, H, W, I};
+  ir_tensor_set_data_owned(w, buf, (size_t)numel * es);
+  ir_tensor_set_shape(w, 4, pd);
+  w->format = IR_FMT_KHWC;
+  c->nhwc_of[t] = t;
+  return t;
+}
+
+static int is_spatial(int op) {
+  switch (op) {
+    case IR_OP_Conv2DFusion:
+    case IR_OP_Conv2dTransposeFusion:
+    case IR_OP_MaxPoolFusion:
+    case IR_OP_AvgPoolFusion:
+    case IR_OP_Resize:
+    case IR_OP_DepthToSpace:
+    case IR_OP_SpaceToDepth:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+static int is_elementwise(int op) {
+  switch (op) {
+    case IR_OP_Activation:
+    case IR_OP_AddFusion:
+    case IR_OP_SubFusion:
+    case IR_OP_MulFusion:
+    case IR_OP_DivFusion:
+    case IR_OP_RealDiv:
+    case IR_OP_Maximum:
+    case IR_OP_Minimum:
+    case IR_OP_PowFusion:
+    case IR_OP_SquaredDifference:
+    case IR_OP_Clip:
+    case IR_OP_Sqrt:
+    case IR_OP_Rsqrt:
+    case IR_OP_ExpFusion:
+    case IR_OP_Log:
+    case IR_OP_Neg:
+    case IR_OP_Abs:
+    case IR_OP_Floor:
+    case IR_OP_Ceil:
+    case IR_OP_Erf:
+    case IR_OP_Sin:
+    case IR_OP_Cos:
+    case IR_OP_Reciprocal:
+    case IR_OP_Square:
+    case IR_OP_Cast:
+    case IR_OP_Equal:
+    case IR_OP_Less:
+    case IR_OP_Greater:
+    case IR_OP_LessEqual:
+    case IR_OP_GreaterEqual:
+    case IR_OP_NotEqual:
+    case IR_OP_LogicalNot:
+    case IR_OP_LogicalAnd:
+    case IR_OP_LogicalOr:
+    case IR_OP_Where:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/* Rank of a node's first output in the source layout, from input ranks (-1: unknown). */
+static int out_rank(const lctx *c, const ir_node *n) {
+  const ir_graph *g = c->g;
+  int r0 = n->n_in > 0 && n->in[0] >= 0 ? c->rank[n->in[0]] : -1;
+  switch (n->op) {
+    case IR_OP_Flatten: return 2;
+    case IR_OP_Shape: return 1;
+    case IR_OP_Reshape: {
+      if (n->n_in < 2 || n->in[1] < 0) return -1;
+      const ir_tensor *s = &g->tensors[n->in[1]];
+      if (s->kind != IR_TENSOR_CONST || s->ndim != 1) return -1;
+      return (int)s->dims[0];
+    }
+    case IR_OP_MatMulFusion:
+    case IR_OP_AddFusion:
+    case IR_OP_SubFusion:
+    case IR_OP_MulFusion:
+    case IR_OP_DivFusion:
+    case IR_OP_RealDiv:
+    case IR_OP_Maximum:
+    case IR_OP_Minimum:
+    case IR_OP_PowFusion:
+    case IR_OP_SquaredDifference:
+    case IR_OP_Equal:
+    case IR_OP_Less:
+    case IR_OP_Greater:
+    case IR_OP_Where: {
+      int r = -1;
+      for (int j = 0; j < n->n_in && j < 3; j++) {
+        if (n->in[j] < 0) continue;
+        int rj = c->rank[n->in[j]];
+        if (rj < 0) return -1;
+        if (rj > r) r = rj;
+      }
+      return r;
+    }
+    case IR_OP_Unsqueeze: {
+      const int64_t *ax;
+      int k = ir_attr_ints(n, "axis", &ax);
+      return r0 < 0 ? -1 : r0 + k;
+    }
+    case IR_OP_Squeeze: {
+      const int64_t *ax;
+      int k = ir_attr_ints(n, "axis", &ax);
+      return r0 < 0 || k == 0 ? -1 : r0 - k;
+    }
+    case IR_OP_Gather: {
+      int ri = n->n_in > 1 && n->in[1] >= 0 ? c->rank[n->in[1]] : -1;
+      return r0 < 0 || ri < 0 ? -1 : r0 + ri - 1;
+    }
+    case IR_OP_ReduceFusion: {
+      if (ir_attr_int(n, "keep_dims", 0)) return r0;
+      return -1;
+    }
+    case IR_OP_StridedSlice:
+    case IR_OP_Transpose:
+    case IR_OP_Concat:
+    default:
+      return r0;
+  }
+}
+
+static tod_status fail_mem(lctx *c) {
+  snprintf(c->err, c->errlen, "out of memory in the layout pass");
+  return TOD_MEMORY_FAILED;
+}
+
+/* Rewrites node i's inputs so that permuted inputs are read in the source layout. */
+static tod_status inputs_to_source(lctx *c, int i) {
+  for (int j = 0; j < c->g->nodes[i].n_in; j++) {
+    int t = c->g->nodes[i].in[j];
+    if (t < 0 || !c->state[t]) continue;
+    int s = to_nchw(c, t);
+    if (s < 0) return fail_mem(c);
+    c->g->nodes[i].in[j] = s;
+  }
+  return TOD_OK;
+}
+
+static void set_outputs(lctx *c, int i, int permuted, int rank) {
+  const ir_node *n = &c->g->nodes[i];
+  for (int j = 0; j < n->n_out; j++) {
+    c->state[n->out[j]] = (signed char)permuted;
+    c->rank[n->out[j]] = rank;
+    if (permuted) c->g->tensors[n->out[j]].format = IR_FMT_NHWC;
+  }
+}
+
+static tod_status layout_node(lctx *c, int i) {
+  ir_graph *g = c->g;
+  int op = g->nodes[i].op;
+  int rank = out_rank(c, &g->nodes[i]);
+  if (is_spatial(op)) {
+    int x = g->nodes[i].in[0];
+    if (!c->state[x]) {
+      if (c->rank[x] >= 0 && c->rank[x] != 4) {
+        snprintf(c->err, c->errlen, "node %s (%s): only 2-D spatial inputs (rank 4) are supported, got rank %d",
+                 g->nodes[i].name, ir_op_name(op), c->rank[x]);
+        return TOD_NOT_SUPPORT;
+      }
+      int p = to_nhwc(c, x);
+      if (p < 0) return fail_mem(c);
+      g->nodes[i].in[0] = p;
+    }
+    if ((op == IR_OP_Conv2DFusion || op == IR_OP_Conv2dTransposeFusion) && g->nodes[i].n_in > 1) {
+      int w = permute_weight(c, g->nodes[i].in[1]);
+      if (w < 0) {
+        snprintf(c->err, c->errlen, "node %s: the convolution weight must be a 4-D constant",
+                 g->nodes[i].name);
+        return TOD_NOT_SUPPORT;
+      }
+      g->nodes[i].in[1] = w;
+    }
+    if (ir_attr_set_int(&g->nodes[i], "format", IR_FMT_NHWC) != TOD_OK) return fail_mem(c);
+    set_outputs(c, i, 1, 4);
+    return TOD_OK;
+  }
+  if (op == IR_OP_FusedBatchNorm || op == IR_OP_BatchNorm || op == IR_OP_InstanceNorm) {
+    int x = g->nodes[i].in[0];
+    if (c->state[x]) {
+      set_outputs(c, i, 1, 4);
+      return TOD_OK;
+    }
+    if (c->rank[x] == 2 && op != IR_OP_InstanceNorm) {
+      set_outputs(c, i, 0, 2);
+      return TOD_OK;
+    }
+    if (c->rank[x] == 4) {
+      int p = to_nhwc(c, x);
+      if (p < 0) return fail_mem(c);
+      g->nodes[i].in[0] = p;
+      set_outputs(c, i, 1, 4);
+      return TOD_OK;
+    }
+    snprintf(c->err, c->errlen, "node %s (%s): input of rank %d is not supported", g->nodes[i].name,
+             ir_op_name(op), c->rank[x]);
+    return TOD_NOT_SUPPORT;
+  }
+  int any = 0;
+  for (int j = 0; j < g->nodes[i].n_in; j++) {
+    int t = g->nodes[i].in[j];
+    if (t >= 0 && c->state[t]) any = 1;
+  }
+  if (!any) {
+    set_outputs(c, i, 0, rank);
+    return TOD_OK;
+  }
+  if (is_elementwise(op)) {
+    /* All non-scalar operands must be permuted too; a constant is permuted here, an activation
+     * of rank 4 gets a Transpose; anything else sends the node back to the source layout. */
+    int ok = 1;
+    for (int j = 0; j < g->nodes[i].n_in && ok; j++) {
+      int t = g->nodes[i].in[j];
+      if (t < 0 || c->state[t]) continue;
+      const ir_tensor *tt = &g->tensors[t];
+      if (tt->kind == IR_TENSOR_CONST) {
+        if (tt->ndim > 4) ok = 0;
+      } else if (c->rank[t] != 4) {
+        ok = 0;
+      }
+    }
+    if (!ok) {
+      tod_status st = inputs_to_source(c, i);
+      if (st == TOD_OK) set_outputs(c, i, 0, rank);
+      return st;
+    }
+    for (int j = 0; j < g->nodes[i].n_in; j++) {
+      int t = g->nodes[i].in[j];
+      if (t < 0 || c->state[t]) continue;
+      int p = g->tensors[t].kind == IR_TENSOR_CONST ? permute_const(c, t) : to_nhwc(c, t);
+      if (p < 0) return fail_mem(c);
+      g->nodes[i].in[j] = p;
+    }
+    set_outputs(c, i, 1, 4);
+    return TOD_OK;
+  }
+  if (op == IR_OP_Concat) {
+    int all = 1;
+    for (int j = 0; j < g->nodes[i].n_in; j++)
+      if (!c->state[g->nodes[i].in[j]]) all = 0;
+    if (all) {
+      int64_t axis = ir_attr_int(&g->nodes[i], "axis", 0);
+      if (axis < 0) axis += 4;
+      static const int64_t remap[4] = {0, 3, 1, 2};
+      if (axis >= 0 && axis < 4) {
+        if (ir_attr_set_int(&g->nodes[i], "axis", remap[axis]) != TOD_OK) return fail_mem(c);
+        set_outputs(c, i, 1, 4);
+        return TOD_OK;
+      }
+    }
+  }
+  if (op == IR_OP_Transpose && g->nodes[i].n_in == 2) {
+    int pt = g->nodes[i].in[1];
+    const ir_tensor *p = &g->tensors[pt];
+    if (p->kind == IR_TENSOR_CONST && p->ndim == 1 && p->dims[0] == 4 &&
+        (p->dtype == IR_DT_INT32 || p->dtype == IR_DT_INT64)) {
+      /* Reading the permuted data X' = transpose(X, TO_NHWC): transpose(X, q) equals
+       * transpose(X', r) with r[i] = position of q[i] in TO_NHWC = TO_NCHW[q[i]]. */
+      int32_t r[4];
+      int ok = 1;
+      for (int k = 0; k < 4; k++) {
+        int64_t q = p->dtype == IR_DT_INT32 ? ((const int32_t *)p->data)[k] : ((const int64_t *)p->data)[k];
+        if (q < 0) q += 4;
+        if (q < 0 || q > 3) ok = 0;
+        else r[k] = TO_NCHW[q];
+      }
+      if (ok) {
+        char name[560];
+        snprintf(name, sizeof name, "%s_nhwc", g->tensors[pt].name);
+        int np = ir_add_const_i32(g, name, r, 4);
+        if (np < 0 || grow(c) != TOD_OK) return fail_mem(c);
+        g->nodes[i].in[1] = np;
+        set_outputs(c, i, 0, 4);
+        return TOD_OK;
+      }
+    }
+  }
+  tod_status st = inputs_to_source(c, i);
+  if (st == TOD_OK) set_outputs(c, i, 0, rank);
+  return st;
+}
+
+tod_status ir_pass_layout(ir_graph *g, int input_nhwc, char *err, size_t errlen) {
+  lctx c = {g, 0, NULL, NULL, NULL, NULL, err, errlen};
+  tod_status st = grow(&c);
+  if (st != TOD_OK) {
+    snprintf(err, errlen, "out of memory in the layout pass");
+    goto out;
+  }
+  for (int t = 0; t < g->n_tensors; t++) c.rank[t] = g->tensors[t].ndim;
+  for (int i = 0; i < g->n_inputs; i++) {
+    ir_tensor *t = &g->tensors[g->inputs[i]];
+    if (input_nhwc && t->ndim == 4) {
+      int64_t d[4] = {t->dims[0], t->dims[2], t->dims[3], t->dims[1]};
+      ir_tensor_set_shape(t, 4, d);
+      t->format = IR_FMT_NHWC;
+      c.state[g->inputs[i]] = 1;
+    }
+  }
+  int n0 = g->n_nodes;
+  for (int i = 0; i < n0 && st == TOD_OK; i++) {
+    st = grow(&c);
+    if (st == TOD_OK) st = layout_node(&c, i);
+  }
+  /* Graph outputs leave in the source layout, under their own names. */
+  for (int i = 0; i < g->n_outputs && st == TOD_OK; i++) {
+    int t = g->outputs[i];
+    if (!c.state[t]) continue;
+    int s = to_nchw(&c, t);
+    if (s < 0) {
+      st = fail_mem(&c);
+      break;
+    }
+    char *tmp = g->tensors[t].name;
+    g->tensors[t].name = g->tensors[s].name;
+    g->tensors[s].name = tmp;
+    g->outputs[i] = s;
+  }
+  if (st == TOD_OK) st = ir_toposort(g, err, errlen);
+out:
+  free(c.state);
+  free(c.rank);
+  free(c.nhwc_of);
+  free(c.nchw_of);
+  return st;
+}

@@ -1,0 +1,41 @@
+/* Graph passes run by the converter between import and .ms output, one per file. */
+#ifndef TOD_IR_PASSES_H
+#define TOD_IR_PASSES_H
+
+#include <stddef.h>
+
+#include "ir/ir.h"
+
+/* layout.c: rewrites an imported NCHW graph (ONNX, MINDIR conventions) into the runtime's
+ * channel-last convention (docs/ops.md): spatial operators get NHWC activations and KHWC
+ * weights, Transposes are inserted only where an operator needs the source layout, and graph
+ * outputs keep the source layout and names. input_nhwc: the converted model's 4-D inputs are
+ * NHWC (--inputDataFormat=NHWC) instead of the source's NCHW. */
+tod_status ir_pass_layout(ir_graph *g, int input_nhwc, char *err, size_t errlen);
+
+/* fuse_bn.c: folds inference BatchNorm into the preceding Conv2DFusion or MatMulFusion when the
+ * intermediate has no other reader (new weights and bias are owned constants). */
+tod_status ir_pass_fold_batchnorm(ir_graph *g, char *err, size_t errlen);
+
+/* fuse_act.c: moves Activation (RELU, RELU6, ...) and Clip(0,6) into the activation_type of a
+ * producing Conv2DFusion, MatMulFusion, AddFusion, ... when the schema carries one. */
+tod_status ir_pass_fuse_activation(ir_graph *g, char *err, size_t errlen);
+
+/* fold.c: infers every shape from the graph inputs' shapes and replaces each node whose inputs
+ * are all constants by its computed output (constant folding, with the runtime's kernels). */
+tod_status ir_pass_infer_and_fold(ir_graph *g, int fold, char *err, size_t errlen);
+
+/* transpose.c: removes Transpose pairs that cancel and Transposes that only move size-1 axes
+ * (they become Reshapes). */
+tod_status ir_pass_simplify_transposes(ir_graph *g, char *err, size_t errlen);
+
+/* Helpers shared by passes (pass_util.c). */
+/* Adds a constant int32 1-D tensor holding v[0..n) and returns its index (or -1). */
+int ir_add_const_i32(ir_graph *g, const char *name, const int32_t *v, int n);
+/* Inserts a Transpose reading src with the given permutation; returns the output tensor. The
+ * node is appended (callers run ir_toposort afterwards). */
+int ir_add_transpose(ir_graph *g, int src, const int *perm, int rank, const char *suffix);
+/* Replaces every read of tensor from by tensor to (nodes and graph outputs). */
+void ir_replace_uses(ir_graph *g, int from, int to);
+
+#endif

@@ -1,0 +1,36 @@
+/* Depthwise convolution micro-kernels (group == C_in == C_out): one output pixel across all
+ * channels, NHWC, vectorised over channels. Inputs come through an indirection list of tap
+ * pointers (padding taps point at a zero row), as XNNPACK's dwconv does, so the kernel has no
+ * bounds logic. */
+#ifndef TOD_KERNELS_DWCONV_H
+#define TOD_KERNELS_DWCONV_H
+
+#include <stddef.h>
+
+#include "runtime/kernels/gemm/gemm.h"
+
+/* out[c] = clamp(bias[c] + sum_t in[t][c] * w[t * channels + c], p). */
+typedef void (*dwconv_ukernel_fn)(size_t channels, size_t taps, const float *const *in,
+                                  const float *w, const float *bias, float *out,
+                                  const gemm_minmax *p);
+
+typedef struct {
+  const char *name;
+  int isa;
+  dwconv_ukernel_fn ukernel;
+} dwconv_config;
+
+void dwconv_ukernel__scalar(size_t channels, size_t taps, const float *const *in, const float *w,
+                            const float *bias, float *out, const gemm_minmax *p);
+void dwconv_ukernel__avx2_fma(size_t channels, size_t taps, const float *const *in,
+                              const float *w, const float *bias, float *out,
+                              const gemm_minmax *p);
+void dwconv_ukernel__avx512f(size_t channels, size_t taps, const float *const *in,
+                             const float *w, const float *bias, float *out,
+                             const gemm_minmax *p);
+
+/* The config for one ISA level (NULL when the CPU lacks it), and for tod_cpu_isa(). */
+const dwconv_config *dwconv_config_for_isa(int isa);
+const dwconv_config *dwconv_config_get(void);
+
+#endif

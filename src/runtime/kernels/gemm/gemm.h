@@ -1,0 +1,77 @@
+/* Single-precision GEMM: micro-kernels, their config table, and the driver.
+ *
+ * C[m,n] = clamp(A[m,k] · B[k,n] + bias[n], min, max), all row-major. B (usually weights) is
+ * packed once into panels of NR columns: for each panel, NR bias values then k rows of NR
+ * values (columns past n zero-filled), so a micro-kernel streams one panel contiguously. A is
+ * read in place with a row stride, as XNNPACK's GEMMs do, so im2col tiles and NHWC activations
+ * feed the kernel without another copy. */
+#ifndef TOD_KERNELS_GEMM_H
+#define TOD_KERNELS_GEMM_H
+
+#include <stddef.h>
+
+#include "runtime/threadpool.h"
+
+typedef struct {
+  float min, max; /* fused activation as a clamp: RELU [0,inf), RELU6 [0,6], none (-inf,inf) */
+} gemm_minmax;
+
+/* Computes an mr x nc tile (mr <= MR, nc <= NR) of C over kc: a points at the tile's first row
+ * (row stride a_stride floats), w at NR initial values (the bias) followed by kc rows of NR
+ * packed B values, c at the tile's first element (row stride c_stride floats). With accumulate
+ * the tile starts from C instead of w's first NR values (later blocks of a K-blocked product;
+ * the driver then points w one packed row before the block). The result is clamped to p. */
+typedef void (*gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                const float *w, float *c, size_t c_stride, const gemm_minmax *p,
+                                int accumulate);
+
+typedef struct {
+  const char *name;
+  int isa; /* TOD_ISA_* */
+  int mr, nr;
+  gemm_ukernel_fn ukernel;
+} gemm_config;
+
+/* Micro-kernels, one per file (ref.c, avx2.c, avx512.c). */
+void gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                              const float *w, float *c, size_t c_stride, const gemm_minmax *p,
+                              int accumulate);
+void gemm_ukernel_6x16__avx2_fma(size_t mr, size_t nc, size_t kc, const float *a,
+                                 size_t a_stride, const float *w, float *c, size_t c_stride,
+                                 const gemm_minmax *p, int accumulate);
+void gemm_ukernel_8x32__avx512f(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                const float *w, float *c, size_t c_stride, const gemm_minmax *p,
+                                int accumulate);
+
+/* The config for one ISA level, or NULL when the CPU lacks it. */
+const gemm_config *gemm_config_for_isa(int isa);
+/* The config for tod_cpu_isa(). Never NULL (the scalar one always exists). */
+const gemm_config *gemm_config_get(void);
+
+/* Floats needed to pack a k x n B for cfg. */
+size_t gemm_packed_size(const gemm_config *cfg, size_t k, size_t n);
+/* Packs B into dst. b_trans == 0: b is [k, n] with row stride ldb; b_trans != 0: b is [n, k]
+ * (e.g. KHWC conv weights, transpose_b matmul) with row stride ldb. bias may be NULL (zeros). */
+void gemm_pack_b(const gemm_config *cfg, size_t k, size_t n, const float *b, size_t ldb,
+                 int b_trans, const float *bias, float *dst);
+/* Serial: rows [0, m) and columns [n0, n1) of C; n0 must be a multiple of cfg->nr. */
+void gemm_compute(const gemm_config *cfg, size_t m, size_t n0, size_t n1, size_t n, size_t k,
+                  const float *a, size_t lda, const float *packed, float *c, size_t ldc,
+                  const gemm_minmax *p);
+/* Rows per cache block for a given k: A's block stays in L2 while B's panels stream past. */
+size_t gemm_block_rows(const gemm_config *cfg, size_t k);
+/* Whole C = A·B on the pool, split into row blocks (and column ranges when rows are few). */
+void gemm_parallel(tod_threadpool *tp, const gemm_config *cfg, size_t m, size_t n, size_t k,
+                   const float *a, size_t lda, const float *packed, float *c, size_t ldc,
+                   const gemm_minmax *p);
+
+
+/* Scratch slots a kernel reserves in setup (one per thread that may run it): the online CPU
+ * count, at most 64. setup has no pool, so this is the bound gemm_run_slots respects. */
+size_t gemm_scratch_slots(void);
+/* Runs fn over ntasks tasks on at most `slots` threads; each call gets a distinct slot index
+ * (for per-thread scratch) and a contiguous task range [begin, end). */
+typedef void (*gemm_slot_fn)(void *ctx, size_t slot, size_t begin, size_t end);
+void gemm_run_slots(tod_threadpool *tp, size_t slots, size_t ntasks, gemm_slot_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,152 @@
+/* GEMM driver: B packing, cache blocking and the parallel split. See gemm.h. */
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/kernels/gemm/gemm.h"
+
+size_t gemm_packed_size(const gemm_config *cfg, size_t k, size_t n) {
+  const size_t nr = (size_t)cfg->nr, panels = (n + nr - 1) / nr;
+  return panels * (nr + k * nr);
+}
+
+void gemm_pack_b(const gemm_config *cfg, size_t k, size_t n, const float *b, size_t ldb,
+                 int b_trans, const float *bias, float *dst) {
+  const size_t nr = (size_t)cfg->nr;
+  for (size_t col0 = 0; col0 < n; col0 += nr) {
+    const size_t nc = n - col0 < nr ? n - col0 : nr;
+    for (size_t j = 0; j < nr; j++) dst[j] = (j < nc && bias) ? bias[col0 + j] : 0.0f;
+    dst += nr;
+    if (b_trans) {
+      /* b is [n, k]: column col of B is row col of b; the zero tail is written row by row. */
+      memset(dst, 0, k * nr * sizeof *dst);
+      for (size_t j = 0; j < nc; j++) {
+        const float *src = b + (col0 + j) * ldb;
+        for (size_t kk = 0; kk < k; kk++) dst[kk * nr + j] = src[kk];
+      }
+    } else {
+      for (size_t kk = 0; kk < k; kk++) {
+        memcpy(dst + kk * nr, b + kk * ldb + col0, nc * sizeof *dst);
+        for (size_t j = nc; j < nr; j++) dst[kk * nr + j] = 0.0f;
+      }
+    }
+    dst += k * nr;
+  }
+}
+
+/* K block: one panel's block (KC x NR floats, 32 KB for NR=32) stays in L1 while MR-row
+ * tiles of A stream past it; blocks are balanced so no tiny tail block is left over. */
+#define GEMM_KC_MAX 256
+
+void gemm_compute(const gemm_config *cfg, size_t m, size_t n0, size_t n1, size_t n, size_t k,
+                  const float *a, size_t lda, const float *packed, float *c, size_t ldc,
+                  const gemm_minmax *p) {
+  const size_t mr = (size_t)cfg->mr, nr = (size_t)cfg->nr, panel = nr + k * nr;
+  const gemm_minmax none = {-__builtin_inff(), __builtin_inff()};
+  (void)n;
+  const size_t kblocks = k > GEMM_KC_MAX ? (k + GEMM_KC_MAX - 1) / GEMM_KC_MAX : 1;
+  const size_t kc_step = (k + kblocks - 1) / kblocks;
+  for (size_t kb = 0; kb < k || kb == 0; kb += kc_step) {
+    const size_t kc = k - kb < kc_step ? k - kb : kc_step;
+    const int first = kb == 0, last = kb + kc >= k;
+    for (size_t col = n0; col < n1; col += nr) {
+      /* For later blocks w starts one packed row early: the kernel skips that "bias" row. */
+      const float *w = packed + (col / nr) * panel + kb * nr;
+      const size_t nc = n1 - col < nr ? n1 - col : nr;
+      for (size_t i = 0; i < m; i += mr) {
+        const size_t rows = m - i < mr ? m - i : mr;
+        cfg->ukernel(rows, nc, kc, a + i * lda + kb, lda, w, c + i * ldc + col, ldc,
+                     last ? p : &none, !first);
+      }
+    }
+    if (k == 0) break;
+  }
+}
+
+size_t gemm_block_rows(const gemm_config *cfg, size_t k) {
+  const size_t mr = (size_t)cfg->mr;
+  const size_t kc = k < GEMM_KC_MAX ? (k ? k : 1) : GEMM_KC_MAX;
+  const size_t budget = 256 * 1024 / sizeof(float); /* floats of an A block, within L2 */
+  size_t rows = budget / kc;
+  if (rows > 32 * mr) rows = 32 * mr;
+  rows = rows / mr * mr;
+  return rows ? rows : mr;
+}
+
+typedef struct {
+  const gemm_config *cfg;
+  size_t m, n, k, lda, ldc, mb, n_splits, panels;
+  const float *a, *packed;
+  float *c;
+  const gemm_minmax *p;
+} gemm_task;
+
+static void gemm_task_fn(void *ctx, int begin, int end, int thread_id) {
+  const gemm_task *t = ctx;
+  const size_t nr = (size_t)t->cfg->nr;
+  (void)thread_id;
+  for (int task = begin; task < end; task++) {
+    const size_t mi = (size_t)task / t->n_splits, ns = (size_t)task % t->n_splits;
+    const size_t row = mi * t->mb, rows = t->m - row < t->mb ? t->m - row : t->mb;
+    const size_t p0 = ns * t->panels / t->n_splits, p1 = (ns + 1) * t->panels / t->n_splits;
+    const size_t n1 = p1 * nr < t->n ? p1 * nr : t->n;
+    if (p0 * nr >= n1) continue;
+    gemm_compute(t->cfg, rows, p0 * nr, n1, t->n, t->k, t->a + row * t->lda, t->lda, t->packed,
+                 t->c + row * t->ldc, t->ldc, t->p);
+  }
+}
+
+void gemm_parallel(tod_threadpool *tp, const gemm_config *cfg, size_t m, size_t n, size_t k,
+                   const float *a, size_t lda, const float *packed, float *c, size_t ldc,
+                   const gemm_minmax *p) {
+  if (m == 0 || n == 0) return;
+  const size_t threads = (size_t)tod_threadpool_size(tp), mr = (size_t)cfg->mr;
+  size_t mb = gemm_block_rows(cfg, k);
+  /* Enough blocks to keep every thread busy; small m falls back on splitting columns. */
+  const size_t per_thread = ((m + threads - 1) / threads + mr - 1) / mr * mr;
+  if (threads > 1 && mb > per_thread) mb = per_thread;
+  const size_t m_blocks = (m + mb - 1) / mb;
+  const size_t panels = (n + (size_t)cfg->nr - 1) / (size_t)cfg->nr;
+  size_t n_splits = 1;
+  if (threads > 1 && m_blocks < 2 * threads) {
+    n_splits = (2 * threads + m_blocks - 1) / m_blocks;
+    if (n_splits > panels) n_splits = panels;
+  }
+  gemm_task t = {cfg, m, n, k, lda, ldc, mb, n_splits, panels, a, packed, c, p};
+  const size_t tasks = m_blocks * n_splits;
+  tod_parallel_for(threads > 1 ? tp : NULL, (int)tasks, gemm_task_fn, &t);
+}
+
+size_t gemm_scratch_slots(void) {
+  long c = sysconf(_SC_NPROCESSORS_ONLN);
+  if (c < 1) c = 1;
+  if (c > 64) c = 64;
+  return (size_t)c;
+}
+
+typedef struct {
+  gemm_slot_fn fn;
+  void *ctx;
+  size_t used, ntasks;
+} slot_run;
+
+static void slot_task_fn(void *ctx, int begin, int end, int thread_id) {
+  const slot_run *r = ctx;
+  (void)thread_id;
+  for (int s = begin; s < end; s++) {
+    const size_t b = (size_t)s * r->ntasks / r->used, e = ((size_t)s + 1) * r->ntasks / r->used;
+    if (b < e) r->fn(r->ctx, (size_t)s, b, e);
+  }
+}
+
+void gemm_run_slots(tod_threadpool *tp, size_t slots, size_t ntasks, gemm_slot_fn fn, void *ctx) {
+  if (ntasks == 0) return;
+  size_t used = (size_t)tod_threadpool_size(tp);
+  if (used > slots) used = slots;
+  if (used > ntasks) used = ntasks;
+  if (used <= 1) {
+    fn(ctx, 0, 0, ntasks);
+    return;
+  }
+  slot_run r = {fn, ctx, used, ntasks};
+  tod_parallel_for(tp, (int)used, slot_task_fn, &r);
+}

@@ -1,0 +1,158 @@
+/* The kernel registry: IR operator -> kernel_ops, one table indexed by IR_OP_*.
+ *
+ * The GEMM-based kernels (fast_kernels.h) are referenced weakly so libtod links while they are
+ * being written; an absent one reads as NULL and kernel_lookup reports "no kernel". Note that a
+ * weak reference does not make the linker pull an object out of a static archive: an executable
+ * gets them only if their object file is linked for another reason (or libtod is linked whole). */
+#include <stddef.h>
+
+#include "runtime/kernel.h"
+
+extern const kernel_ops kernel_Conv2DFusion __attribute__((weak));
+extern const kernel_ops kernel_MatMulFusion __attribute__((weak));
+extern const kernel_ops kernel_MaxPoolFusion __attribute__((weak));
+extern const kernel_ops kernel_AvgPoolFusion __attribute__((weak));
+
+extern const kernel_ops kernel_Activation;
+extern const kernel_ops kernel_Elu;
+extern const kernel_ops kernel_LeakyRelu;
+extern const kernel_ops kernel_AddFusion;
+extern const kernel_ops kernel_SubFusion;
+extern const kernel_ops kernel_MulFusion;
+extern const kernel_ops kernel_DivFusion;
+extern const kernel_ops kernel_RealDiv;
+extern const kernel_ops kernel_Maximum;
+extern const kernel_ops kernel_Minimum;
+extern const kernel_ops kernel_PowFusion;
+extern const kernel_ops kernel_SquaredDifference;
+extern const kernel_ops kernel_FloorDiv;
+extern const kernel_ops kernel_FloorMod;
+extern const kernel_ops kernel_Mod;
+extern const kernel_ops kernel_Equal;
+extern const kernel_ops kernel_NotEqual;
+extern const kernel_ops kernel_Less;
+extern const kernel_ops kernel_LessEqual;
+extern const kernel_ops kernel_Greater;
+extern const kernel_ops kernel_GreaterEqual;
+extern const kernel_ops kernel_LogicalAnd;
+extern const kernel_ops kernel_LogicalOr;
+extern const kernel_ops kernel_Sqrt;
+extern const kernel_ops kernel_Rsqrt;
+extern const kernel_ops kernel_ExpFusion;
+extern const kernel_ops kernel_Log;
+extern const kernel_ops kernel_Neg;
+extern const kernel_ops kernel_Abs;
+extern const kernel_ops kernel_Floor;
+extern const kernel_ops kernel_Ceil;
+extern const kernel_ops kernel_Round;
+extern const kernel_ops kernel_Erf;
+extern const kernel_ops kernel_Sin;
+extern const kernel_ops kernel_Cos;
+extern const kernel_ops kernel_Reciprocal;
+extern const kernel_ops kernel_Square;
+extern const kernel_ops kernel_LogicalNot;
+extern const kernel_ops kernel_Clip;
+extern const kernel_ops kernel_FusedBatchNorm;
+extern const kernel_ops kernel_Softmax;
+extern const kernel_ops kernel_LogSoftmax;
+extern const kernel_ops kernel_Reshape;
+extern const kernel_ops kernel_Flatten;
+extern const kernel_ops kernel_Squeeze;
+extern const kernel_ops kernel_Unsqueeze;
+extern const kernel_ops kernel_ExpandDims;
+extern const kernel_ops kernel_Shape;
+extern const kernel_ops kernel_Cast;
+extern const kernel_ops kernel_Transpose;
+extern const kernel_ops kernel_Concat;
+extern const kernel_ops kernel_Split;
+extern const kernel_ops kernel_Gather;
+extern const kernel_ops kernel_StridedSlice;
+extern const kernel_ops kernel_SliceFusion;
+extern const kernel_ops kernel_Fill;
+extern const kernel_ops kernel_ConstantOfShape;
+extern const kernel_ops kernel_Range;
+extern const kernel_ops kernel_BroadcastTo;
+extern const kernel_ops kernel_TileFusion;
+extern const kernel_ops kernel_Where;
+extern const kernel_ops kernel_Select;
+extern const kernel_ops kernel_PadFusion;
+extern const kernel_ops kernel_ReduceFusion;
+extern const kernel_ops kernel_Resize;
+
+static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
+    [IR_OP_Conv2DFusion] = &kernel_Conv2DFusion,
+    [IR_OP_MatMulFusion] = &kernel_MatMulFusion,
+    [IR_OP_MaxPoolFusion] = &kernel_MaxPoolFusion,
+    [IR_OP_AvgPoolFusion] = &kernel_AvgPoolFusion,
+    [IR_OP_Activation] = &kernel_Activation,
+    [IR_OP_Elu] = &kernel_Elu,
+    [IR_OP_LeakyRelu] = &kernel_LeakyRelu,
+    [IR_OP_AddFusion] = &kernel_AddFusion,
+    [IR_OP_SubFusion] = &kernel_SubFusion,
+    [IR_OP_MulFusion] = &kernel_MulFusion,
+    [IR_OP_DivFusion] = &kernel_DivFusion,
+    [IR_OP_RealDiv] = &kernel_RealDiv,
+    [IR_OP_Maximum] = &kernel_Maximum,
+    [IR_OP_Minimum] = &kernel_Minimum,
+    [IR_OP_PowFusion] = &kernel_PowFusion,
+    [IR_OP_SquaredDifference] = &kernel_SquaredDifference,
+    [IR_OP_FloorDiv] = &kernel_FloorDiv,
+    [IR_OP_FloorMod] = &kernel_FloorMod,
+    [IR_OP_Mod] = &kernel_Mod,
+    [IR_OP_Equal] = &kernel_Equal,
+    [IR_OP_NotEqual] = &kernel_NotEqual,
+    [IR_OP_Less] = &kernel_Less,
+    [IR_OP_LessEqual] = &kernel_LessEqual,
+    [IR_OP_Greater] = &kernel_Greater,
+    [IR_OP_GreaterEqual] = &kernel_GreaterEqual,
+    [IR_OP_LogicalAnd] = &kernel_LogicalAnd,
+    [IR_OP_LogicalOr] = &kernel_LogicalOr,
+    [IR_OP_Sqrt] = &kernel_Sqrt,
+    [IR_OP_Rsqrt] = &kernel_Rsqrt,
+    [IR_OP_ExpFusion] = &kernel_ExpFusion,
+    [IR_OP_Log] = &kernel_Log,
+    [IR_OP_Neg] = &kernel_Neg,
+    [IR_OP_Abs] = &kernel_Abs,
+    [IR_OP_Floor] = &kernel_Floor,
+    [IR_OP_Ceil] = &kernel_Ceil,
+    [IR_OP_Round] = &kernel_Round,
+    [IR_OP_Erf] = &kernel_Erf,
+    [IR_OP_Sin] = &kernel_Sin,
+    [IR_OP_Cos] = &kernel_Cos,
+    [IR_OP_Reciprocal] = &kernel_Reciprocal,
+    [IR_OP_Square] = &kernel_Square,
+    [IR_OP_LogicalNot] = &kernel_LogicalNot,
+    [IR_OP_Clip] = &kernel_Clip,
+    [IR_OP_FusedBatchNorm] = &kernel_FusedBatchNorm,
+    [IR_OP_Softmax] = &kernel_Softmax,
+    [IR_OP_LogSoftmax] = &kernel_LogSoftmax,
+    [IR_OP_Reshape] = &kernel_Reshape,
+    [IR_OP_Flatten] = &kernel_Flatten,
+    [IR_OP_Squeeze] = &kernel_Squeeze,
+    [IR_OP_Unsqueeze] = &kernel_Unsqueeze,
+    [IR_OP_ExpandDims] = &kernel_ExpandDims,
+    [IR_OP_Shape] = &kernel_Shape,
+    [IR_OP_Cast] = &kernel_Cast,
+    [IR_OP_Transpose] = &kernel_Transpose,
+    [IR_OP_Concat] = &kernel_Concat,
+    [IR_OP_Split] = &kernel_Split,
+    [IR_OP_Gather] = &kernel_Gather,
+    [IR_OP_StridedSlice] = &kernel_StridedSlice,
+    [IR_OP_SliceFusion] = &kernel_SliceFusion,
+    [IR_OP_Fill] = &kernel_Fill,
+    [IR_OP_ConstantOfShape] = &kernel_ConstantOfShape,
+    [IR_OP_Range] = &kernel_Range,
+    [IR_OP_BroadcastTo] = &kernel_BroadcastTo,
+    [IR_OP_TileFusion] = &kernel_TileFusion,
+    [IR_OP_Where] = &kernel_Where,
+    [IR_OP_Select] = &kernel_Select,
+    [IR_OP_PadFusion] = &kernel_PadFusion,
+    [IR_OP_ReduceFusion] = &kernel_ReduceFusion,
+    [IR_OP_Resize] = &kernel_Resize,
+};
+
+const kernel_ops *kernel_lookup(int op) {
+  if (op <= IR_OP_NONE || op >= IR_OP_COUNT) return NULL;
+  /* A weak symbol that was never defined has address NULL, which the table holds as is. */
+  return kernel_table[op];
+}

@@ -1,0 +1,417 @@
+/* The inference session behind the public tod_model API: load a .ms file through mmap, create
+ * one kernel per node, and on every resize infer shapes, compute shape-only subgraphs eagerly,
+ * plan the activation arena and set kernels up. A run then only calls kernels. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/file_io.h"
+#include "format/ms_read.h"
+#include "ir/ir.h"
+#include "ir/ir_op.h"
+#include "ir/shape.h"
+#include "runtime/cpu_features.h"
+#include "runtime/kernel.h"
+#include "runtime/planner.h"
+#include "runtime/threadpool.h"
+#include "tod/tod.h"
+
+struct tod_model {
+  tod_mapped_file file;
+  ir_graph g;
+  tod_threadpool *tp;
+  int num_threads;
+  kernel *kernels;   /* one per node, in node order (topological) */
+  tod_view *views;   /* one per tensor */
+  void **eager;      /* per tensor: owned buffer of a value computed at resize, or NULL */
+  char *skip;        /* per node: outputs computed at resize, nothing to do at run */
+  uint8_t *arena;
+  size_t arena_size;
+  void *scratch;
+  size_t scratch_size;
+  int ran_ok;
+  char err[512];
+};
+
+static tod_status fail(tod_model *m, tod_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m->err, sizeof m->err, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+static void *aligned_alloc64(size_t n) {
+  void *p = NULL;
+  if (n == 0) n = 64;
+  n = (n + 63) & ~(size_t)63;
+  p = aligned_alloc(64, n);
+  return p;
+}
+
+static size_t view_bytes(const tod_view *v) {
+  if (v->ndim < 0) return 0;
+  size_t n = ir_dtype_size(v->dtype);
+  for (int i = 0; i < v->ndim; i++) {
+    if (v->dims[i] < 0) return 0;
+    n *= (size_t)v->dims[i];
+  }
+  return n;
+}
+
+static void free_eager(tod_model *m) {
+  if (!m->eager) return;
+  for (int i = 0; i < m->g.n_tensors; i++) {
+    free(m->eager[i]);
+    m->eager[i] = NULL;
+  }
+}
+
+void tod_model_free(tod_model *m) {
+  if (!m) return;
+  if (m->kernels) {
+    for (int i = 0; i < m->g.n_nodes; i++)
+      if (m->kernels[i].ops && m->kernels[i].ops->destroy) m->kernels[i].ops->destroy(&m->kernels[i]);
+    free(m->kernels);
+  }
+  free_eager(m);
+  free(m->eager);
+  free(m->views);
+  free(m->skip);
+  free(m->arena);
+  free(m->scratch);
+  tod_threadpool_free(m->tp);
+  ir_graph_free(&m->g);
+  tod_unmap_file(&m->file);
+  free(m);
+}
+
+const char *tod_model_error(const tod_model *m) { return m ? m->err : "no model"; }
+
+/* Collects the views of a node's inputs; absent optional inputs get rank -1. */
+static void gather_inputs(const tod_model *m, const ir_node *n, tod_view *in) {
+  for (int j = 0; j < n->n_in; j++) {
+    if (n->in[j] < 0) {
+      memset(&in[j], 0, sizeof in[j]);
+      in[j].ndim = -1;
+    } else {
+      in[j] = m->views[n->in[j]];
+    }
+  }
+}
+
+/* Infers every shape for the current input shapes, computes shape-only nodes, plans the arena
+ * and sets up every kernel. */
+static tod_status prepare(tod_model *m) {
+  ir_graph *g = &m->g;
+  free_eager(m);
+  m->ran_ok = 0;
+  /* Reset activation views; constants and inputs keep theirs. */
+  for (int i = 0; i < g->n_tensors; i++) {
+    ir_tensor *t = &g->tensors[i];
+    if (t->kind == IR_TENSOR_CONST) {
+      m->views[i].dtype = t->dtype;
+      m->views[i].ndim = t->ndim < 0 ? 0 : t->ndim;
+      for (int d = 0; d < m->views[i].ndim; d++) m->views[i].dims[d] = t->dims[d];
+      m->views[i].data = (void *)t->data;
+      if (view_bytes(&m->views[i]) > t->nbytes)
+        return fail(m, TOD_GRAPH_FILE_ERR, "constant tensor %d (%s) holds %zu bytes, its shape needs %zu",
+                    i, t->name, t->nbytes, view_bytes(&m->views[i]));
+    } else if (t->kind == IR_TENSOR_ACT) {
+      m->views[i].ndim = -1;
+      m->views[i].data = NULL;
+    } else {
+      m->views[i].data = NULL;
+    }
+  }
+  int nn = g->n_nodes;
+  tod_view in[64], out[64];
+  for (int i = 0; i < nn; i++) {
+    ir_node *n = &g->nodes[i];
+    m->skip[i] = 0;
+    if (n->n_in > 64 || n->n_out > 64) return fail(m, TOD_NOT_SUPPORT, "node %s has too many inputs", n->name);
+    gather_inputs(m, n, in);
+    for (int j = 0; j < n->n_out; j++) {
+      memset(&out[j], 0, sizeof out[j]);
+      out[j].ndim = -1;
+    }
+    char err[256] = "";
+    tod_status st = ir_infer_node(n, in, n->n_in, out, n->n_out, err, sizeof err);
+    if (st != TOD_OK)
+      return fail(m, st, "shape inference failed at node %d %s (%s): %s", i, n->name,
+                  ir_op_name(n->op), err);
+    for (int j = 0; j < n->n_out; j++) {
+      tod_view *v = &m->views[n->out[j]];
+      *v = out[j];
+      v->data = NULL;
+      ir_tensor *t = &g->tensors[n->out[j]];
+      t->dtype = out[j].dtype;
+      ir_tensor_set_shape(t, out[j].ndim, out[j].dims);
+    }
+    if (ir_is_shape_computation(n, in, n->n_in, out, n->n_out)) {
+      /* Compute now: later shape inference (Reshape, Range, ...) needs the values. */
+      for (int j = 0; j < n->n_out; j++) {
+        size_t b = view_bytes(&m->views[n->out[j]]);
+        m->eager[n->out[j]] = aligned_alloc64(b);
+        if (!m->eager[n->out[j]]) return fail(m, TOD_MEMORY_FAILED, "out of memory");
+        m->views[n->out[j]].data = m->eager[n->out[j]];
+        out[j].data = m->eager[n->out[j]];
+      }
+      kernel *k = &m->kernels[i];
+      size_t scratch = 0;
+      if (k->ops->setup) {
+        st = k->ops->setup(k, in, n->n_in, out, n->n_out, &scratch);
+        if (st != TOD_OK) return fail(m, st, "node %s: %s", n->name, k->err);
+      }
+      void *tmp = scratch ? aligned_alloc64(scratch) : NULL;
+      if (scratch && !tmp) return fail(m, TOD_MEMORY_FAILED, "out of memory");
+      st = k->ops->run(k, in, n->n_in, out, n->n_out, tmp, NULL);
+      free(tmp);
+      if (st != TOD_OK) return fail(m, st, "node %s: %s", n->name, k->err);
+      m->skip[i] = 1;
+    }
+  }
+  /* Lifetimes: graph inputs from step 0, outputs to the end; intermediates from their producer
+   * to their last reader. Eagerly computed values and constants need no arena space. */
+  int nt = g->n_tensors;
+  plan_item *items = calloc((size_t)(nt ? nt : 1), sizeof *items);
+  if (!items) return fail(m, TOD_MEMORY_FAILED, "out of memory");
+  for (int t = 0; t < nt; t++) {
+    items[t].first = nn + 1;
+    items[t].last = -1;
+  }
+  for (int i = 0; i < g->n_inputs; i++) {
+    items[g->inputs[i]].first = 0;
+    if (items[g->inputs[i]].last < 0) items[g->inputs[i]].last = 0;
+  }
+  for (int i = 0; i < nn; i++) {
+    const ir_node *n = &g->nodes[i];
+    if (m->skip[i]) continue;
+    for (int j = 0; j < n->n_in; j++) {
+      int t = n->in[j];
+      if (t < 0) continue;
+      if (items[t].first > i) items[t].first = i;
+      if (items[t].last < i) items[t].last = i;
+    }
+    for (int j = 0; j < n->n_out; j++) {
+      int t = n->out[j];
+      if (items[t].first > i) items[t].first = i;
+      if (items[t].last < i) items[t].last = i;
+    }
+  }
+  for (int i = 0; i < g->n_outputs; i++) items[g->outputs[i]].last = nn;
+  for (int t = 0; t < nt; t++) {
+    ir_tensor *tt = &g->tensors[t];
+    if (tt->kind == IR_TENSOR_CONST || m->eager[t] || items[t].last < 0) continue;
+    items[t].size = view_bytes(&m->views[t]);
+    if (items[t].size == 0 && m->views[t].ndim >= 0) items[t].size = 1; /* empty tensors */
+  }
+  size_t total = 0;
+  tod_status st = plan_memory(items, nt, &total);
+  if (st != TOD_OK) {
+    free(items);
+    return fail(m, st, "memory planning failed");
+  }
+  if (total > m->arena_size) {
+    free(m->arena);
+    m->arena = aligned_alloc64(total);
+    m->arena_size = m->arena ? total : 0;
+    if (!m->arena) {
+      free(items);
+      return fail(m, TOD_MEMORY_FAILED, "cannot allocate %zu bytes of activation memory", total);
+    }
+  }
+  for (int t = 0; t < nt; t++)
+    if (items[t].size > 0) m->views[t].data = m->arena + items[t].offset;
+  free(items);
+  /* Kernels see their shapes once here; the largest scratch is shared by all. */
+  size_t max_scratch = 0;
+  for (int i = 0; i < nn; i++) {
+    if (m->skip[i]) continue;
+    const ir_node *n = &g->nodes[i];
+    kernel *k = &m->kernels[i];
+    gather_inputs(m, n, in);
+    for (int j = 0; j < n->n_out; j++) out[j] = m->views[n->out[j]];
+    size_t scratch = 0;
+    if (k->ops->setup) {
+      st = k->ops->setup(k, in, n->n_in, out, n->n_out, &scratch);
+      if (st != TOD_OK) return fail(m, st, "setup failed at node %s (%s): %s", n->name, ir_op_name(n->op), k->err);
+    }
+    if (scratch > max_scratch) max_scratch = scratch;
+  }
+  if (max_scratch > m->scratch_size) {
+    free(m->scratch);
+    m->scratch = aligned_alloc64(max_scratch);
+    m->scratch_size = m->scratch ? max_scratch : 0;
+    if (!m->scratch) return fail(m, TOD_MEMORY_FAILED, "cannot allocate %zu bytes of scratch", max_scratch);
+  }
+  return TOD_OK;
+}
+
+tod_status tod_model_load(const char *path, const tod_options *opts, tod_model **out, char *err,
+                          size_t errlen) {
+  char dummy[8];
+  if (!err) {
+    err = dummy;
+    errlen = sizeof dummy;
+  }
+  if (errlen) err[0] = 0;
+  *out = NULL;
+  if (!path) {
+    snprintf(err, errlen, "no model path");
+    return TOD_NULL_PTR;
+  }
+  tod_model *m = calloc(1, sizeof *m);
+  if (!m) return TOD_MEMORY_FAILED;
+  ir_graph_init(&m->g);
+  tod_status st = tod_map_file(path, &m->file, m->err, sizeof m->err);
+  if (st == TOD_OK) st = ms_read(m->file.data, m->file.size, &m->g, m->err, sizeof m->err);
+  if (st == TOD_OK) st = ir_validate(&m->g, m->err, sizeof m->err);
+  if (st == TOD_OK) st = ir_toposort(&m->g, m->err, sizeof m->err);
+  if (st == TOD_OK) {
+    int nt = m->g.n_tensors, nn = m->g.n_nodes;
+    m->views = calloc((size_t)(nt ? nt : 1), sizeof *m->views);
+    m->eager = calloc((size_t)(nt ? nt : 1), sizeof *m->eager);
+    m->skip = calloc((size_t)(nn ? nn : 1), 1);
+    m->kernels = calloc((size_t)(nn ? nn : 1), sizeof *m->kernels);
+    if (!m->views || !m->eager || !m->skip || !m->kernels) st = fail(m, TOD_MEMORY_FAILED, "out of memory");
+  }
+  if (st == TOD_OK) {
+    m->num_threads = opts && opts->num_threads > 0 ? opts->num_threads : 0;
+    st = tod_threadpool_create(m->num_threads, &m->tp);
+    if (st != TOD_OK) fail(m, st, "cannot start the thread pool");
+    m->num_threads = tod_threadpool_size(m->tp);
+  }
+  /* Graph inputs: their stored shape (unknown dims taken as 1 until a resize). */
+  for (int i = 0; st == TOD_OK && i < m->g.n_inputs; i++) {
+    ir_tensor *t = &m->g.tensors[m->g.inputs[i]];
+    t->kind = IR_TENSOR_INPUT;
+    tod_view *v = &m->views[m->g.inputs[i]];
+    v->dtype = t->dtype;
+    v->ndim = t->ndim < 0 ? 0 : t->ndim;
+    for (int d = 0; d < v->ndim; d++) v->dims[d] = t->dims[d] < 0 ? 1 : t->dims[d];
+  }
+  for (int i = 0; st == TOD_OK && i < m->g.n_nodes; i++) {
+    ir_node *n = &m->g.nodes[i];
+    kernel *k = &m->kernels[i];
+    k->ops = kernel_lookup(n->op);
+    k->node = n;
+    if (!k->ops) {
+      const char *name = ir_op_name(n->op);
+      st = fail(m, TOD_NOT_FIND_OP, "no kernel for operator %s (node %s)", name ? name : "?", n->name);
+      break;
+    }
+    st = k->ops->create(k, &m->g, n);
+    if (st != TOD_OK) {
+      fail(m, st, "cannot create %s node %s: %s", ir_op_name(n->op), n->name, k->err);
+      k->ops = NULL; /* nothing to destroy */
+    }
+  }
+  if (st == TOD_OK) st = prepare(m);
+  if (st != TOD_OK) {
+    snprintf(err, errlen, "%s", m->err);
+    tod_model_free(m);
+    return st;
+  }
+  *out = m;
+  return TOD_OK;
+}
+
+int tod_model_num_inputs(const tod_model *m) { return m->g.n_inputs; }
+int tod_model_num_outputs(const tod_model *m) { return m->g.n_outputs; }
+
+static void fill_info(const tod_model *m, int t, tod_tensor_info *info) {
+  const tod_view *v = &m->views[t];
+  info->name = m->g.tensors[t].name;
+  info->dtype = v->dtype;
+  info->ndim = v->ndim < 0 ? 0 : v->ndim;
+  for (int d = 0; d < info->ndim; d++) info->dims[d] = v->dims[d];
+}
+
+tod_status tod_model_input_info(const tod_model *m, int i, tod_tensor_info *info) {
+  if (i < 0 || i >= m->g.n_inputs) return TOD_OUT_OF_TENSOR_RANGE;
+  fill_info(m, m->g.inputs[i], info);
+  return TOD_OK;
+}
+
+tod_status tod_model_output_info(const tod_model *m, int i, tod_tensor_info *info) {
+  if (i < 0 || i >= m->g.n_outputs) return TOD_OUT_OF_TENSOR_RANGE;
+  fill_info(m, m->g.outputs[i], info);
+  return TOD_OK;
+}
+
+tod_status tod_model_resize(tod_model *m, const int *ndims, const int64_t *const *dims) {
+  for (int i = 0; i < m->g.n_inputs; i++) {
+    if (ndims[i] < 0 || ndims[i] > IR_MAX_DIMS)
+      return fail(m, TOD_INPUT_PARAM_INVALID, "input %d: rank %d out of range", i, ndims[i]);
+    for (int d = 0; d < ndims[i]; d++)
+      if (dims[i][d] < 0) return fail(m, TOD_INPUT_PARAM_INVALID, "input %d: negative dimension", i);
+  }
+  for (int i = 0; i < m->g.n_inputs; i++) {
+    tod_view *v = &m->views[m->g.inputs[i]];
+    v->ndim = ndims[i];
+    for (int d = 0; d < ndims[i]; d++) v->dims[d] = dims[i][d];
+    ir_tensor_set_shape(&m->g.tensors[m->g.inputs[i]], ndims[i], dims[i]);
+  }
+  return prepare(m);
+}
+
+tod_status tod_model_set_input(tod_model *m, int i, const void *data, size_t nbytes) {
+  if (i < 0 || i >= m->g.n_inputs) return fail(m, TOD_OUT_OF_TENSOR_RANGE, "no input %d", i);
+  tod_view *v = &m->views[m->g.inputs[i]];
+  size_t need = view_bytes(v);
+  if (nbytes != need)
+    return fail(m, TOD_INPUT_TENSOR_ERROR, "input %d (%s) needs %zu bytes, got %zu", i,
+                m->g.tensors[m->g.inputs[i]].name, need, nbytes);
+  if (need && v->data) memcpy(v->data, data, need);
+  return TOD_OK;
+}
+
+tod_status tod_model_run(tod_model *m) {
+  tod_view in[64], out[64];
+  for (int i = 0; i < m->g.n_nodes; i++) {
+    if (m->skip[i]) continue;
+    const ir_node *n = &m->g.nodes[i];
+    kernel *k = &m->kernels[i];
+    gather_inputs(m, n, in);
+    for (int j = 0; j < n->n_out; j++) out[j] = m->views[n->out[j]];
+    tod_status st = k->ops->run(k, in, n->n_in, out, n->n_out, m->scratch, m->tp);
+    if (st != TOD_OK) {
+      m->ran_ok = 0;
+      return fail(m, st == TOD_OK ? TOD_OP_EXECUTE_FAILURE : st, "node %s (%s) failed: %s", n->name,
+                  ir_op_name(n->op), k->err);
+    }
+  }
+  m->ran_ok = 1;
+  return TOD_OK;
+}
+
+tod_status tod_model_output(const tod_model *m, int i, const void **data, size_t *nbytes) {
+  if (i < 0 || i >= m->g.n_outputs) return TOD_OUT_OF_TENSOR_RANGE;
+  const tod_view *v = &m->views[m->g.outputs[i]];
+  *data = v->data;
+  *nbytes = view_bytes(v);
+  return TOD_OK;
+}
+
+tod_status tod_model_stats_get(const tod_model *m, tod_model_stats *s) {
+  memset(s, 0, sizeof *s);
+  s->num_nodes = m->g.n_nodes;
+  s->num_tensors = m->g.n_tensors;
+  for (int i = 0; i < m->g.n_tensors; i++)
+    if (m->g.tensors[i].kind == IR_TENSOR_CONST) s->weight_bytes += m->g.tensors[i].nbytes;
+  s->arena_bytes = m->arena_size;
+  s->num_threads = m->num_threads;
+  s->isa = tod_isa_name(tod_cpu_isa());
+  return TOD_OK;
+}
+
+void tod_model_op_counts(const tod_model *m, void (*fn)(const char *op, int count, void *ctx),
+                         void *ctx) {
+  int counts[IR_OP_COUNT] = {0};
+  for (int i = 0; i < m->g.n_nodes; i++)
+    if (m->g.nodes[i].op > 0 && m->g.nodes[i].op < IR_OP_COUNT) counts[m->g.nodes[i].op]++;
+  for (int op = 1; op < IR_OP_COUNT; op++)
+    if (counts[op]) fn(ir_op_name(op), counts[op], ctx);
+}

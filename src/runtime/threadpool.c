@@ -1,0 +1,181 @@
+/* A persistent pthread pool for data-parallel loops.
+ *
+ * Kernels call tod_parallel_for many times per inference, often for work of tens of
+ * microseconds, so waking sleeping threads through the OS on every call would cost as much as
+ * the work. Workers therefore spin on a generation counter for a short while after each loop
+ * and only then sleep on a condition variable. The caller runs chunk 0 itself and waits the
+ * same way for the others. */
+#include "runtime/threadpool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* About 50-100 us of spinning: longer than the gap between consecutive kernels of a network,
+ * short enough that an idle pool quickly stops burning a core. */
+#define SPIN_ITERS 20000
+
+struct tod_threadpool {
+  int nthreads; /* including the caller */
+  pthread_t *threads;
+  pthread_mutex_t mu;
+  pthread_cond_t wake;  /* workers sleep here for a new generation */
+  pthread_cond_t done;  /* the caller sleeps here for pending == 0 */
+  atomic_uint generation;
+  atomic_int pending;   /* workers still running the current loop */
+  atomic_int sleeping_caller;
+  int shutdown;
+  /* The current loop; written by the caller before generation is bumped (release). */
+  tod_task_fn fn;
+  void *ctx;
+  int n;
+};
+
+typedef struct {
+  tod_threadpool *tp;
+  int id;
+} worker_arg;
+
+static void run_chunk(tod_threadpool *tp, int id) {
+  const long long n = tp->n, t = tp->nthreads;
+  int begin = (int)(n * id / t), end = (int)(n * (id + 1) / t);
+  if (begin < end) tp->fn(tp->ctx, begin, end, id);
+}
+
+static void *worker_main(void *p) {
+  worker_arg wa = *(worker_arg *)p;
+  free(p);
+  tod_threadpool *tp = wa.tp;
+  unsigned seen = atomic_load_explicit(&tp->generation, memory_order_acquire);
+  for (;;) {
+    unsigned gen = seen;
+    for (int i = 0; i < SPIN_ITERS; i++) {
+      gen = atomic_load_explicit(&tp->generation, memory_order_acquire);
+      if (gen != seen) break;
+      cpu_relax();
+    }
+    if (gen == seen) {
+      pthread_mutex_lock(&tp->mu);
+      while ((gen = atomic_load_explicit(&tp->generation, memory_order_acquire)) == seen &&
+             !tp->shutdown)
+        pthread_cond_wait(&tp->wake, &tp->mu);
+      int stop = tp->shutdown;
+      pthread_mutex_unlock(&tp->mu);
+      if (stop) return NULL;
+    }
+    seen = gen;
+    run_chunk(tp, wa.id);
+    /* seq_cst on both sides (here and in the caller) so that either the caller sees pending
+     * reach 0 or this worker sees the caller asleep: never neither. */
+    if (atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_seq_cst) == 1 &&
+        atomic_load_explicit(&tp->sleeping_caller, memory_order_seq_cst)) {
+      /* Signal under the mutex so a caller between its check and its wait cannot miss it. */
+      pthread_mutex_lock(&tp->mu);
+      pthread_cond_signal(&tp->done);
+      pthread_mutex_unlock(&tp->mu);
+    }
+  }
+}
+
+tod_status tod_threadpool_create(int num_threads, tod_threadpool **out) {
+  if (!out) return TOD_NULL_PTR;
+  *out = NULL;
+  if (num_threads <= 0) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    num_threads = c > 0 ? (int)c : 1;
+  }
+  if (num_threads > 256) num_threads = 256;
+  tod_threadpool *tp = calloc(1, sizeof *tp);
+  if (!tp) return TOD_MEMORY_FAILED;
+  tp->nthreads = num_threads;
+  atomic_init(&tp->generation, 0);
+  atomic_init(&tp->pending, 0);
+  atomic_init(&tp->sleeping_caller, 0);
+  if (pthread_mutex_init(&tp->mu, NULL)) {
+    free(tp);
+    return TOD_THREAD_POOL_ERROR;
+  }
+  pthread_cond_init(&tp->wake, NULL);
+  pthread_cond_init(&tp->done, NULL);
+  if (num_threads > 1) {
+    tp->threads = calloc((size_t)num_threads - 1, sizeof *tp->threads);
+    if (!tp->threads) {
+      tod_threadpool_free(tp);
+      return TOD_MEMORY_FAILED;
+    }
+  }
+  for (int i = 1; i < num_threads; i++) {
+    worker_arg *wa = malloc(sizeof *wa);
+    if (!wa) {
+      tp->nthreads = i; /* free joins only the threads started so far */
+      tod_threadpool_free(tp);
+      return TOD_MEMORY_FAILED;
+    }
+    wa->tp = tp;
+    wa->id = i;
+    if (pthread_create(&tp->threads[i - 1], NULL, worker_main, wa)) {
+      free(wa);
+      tp->nthreads = i;
+      tod_threadpool_free(tp);
+      return TOD_THREAD_POOL_ERROR;
+    }
+  }
+  *out = tp;
+  return TOD_OK;
+}
+
+void tod_threadpool_free(tod_threadpool *tp) {
+  if (!tp) return;
+  pthread_mutex_lock(&tp->mu);
+  tp->shutdown = 1;
+  pthread_cond_broadcast(&tp->wake);
+  pthread_mutex_unlock(&tp->mu);
+  for (int i = 1; i < tp->nthreads; i++) pthread_join(tp->threads[i - 1], NULL);
+  pthread_cond_destroy(&tp->wake);
+  pthread_cond_destroy(&tp->done);
+  pthread_mutex_destroy(&tp->mu);
+  free(tp->threads);
+  free(tp);
+}
+
+int tod_threadpool_size(const tod_threadpool *tp) { return tp ? tp->nthreads : 1; }
+
+void tod_parallel_for(tod_threadpool *tp, int n, tod_task_fn fn, void *ctx) {
+  if (n <= 0) return;
+  if (!tp || tp->nthreads == 1 || n == 1) {
+    fn(ctx, 0, n, 0);
+    return;
+  }
+  tp->fn = fn;
+  tp->ctx = ctx;
+  tp->n = n;
+  const int workers = tp->nthreads - 1;
+  atomic_store_explicit(&tp->pending, workers, memory_order_relaxed);
+  atomic_store_explicit(&tp->sleeping_caller, 0, memory_order_relaxed);
+  /* Bump under the mutex so a worker that checked the generation and is about to wait cannot
+   * miss the broadcast; spinning workers see the release store directly. */
+  pthread_mutex_lock(&tp->mu);
+  atomic_fetch_add_explicit(&tp->generation, 1, memory_order_release);
+  pthread_cond_broadcast(&tp->wake);
+  pthread_mutex_unlock(&tp->mu);
+
+  run_chunk(tp, 0);
+
+  for (int i = 0; i < SPIN_ITERS; i++) {
+    if (atomic_load_explicit(&tp->pending, memory_order_acquire) == 0) return;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&tp->mu);
+  atomic_store_explicit(&tp->sleeping_caller, 1, memory_order_seq_cst);
+  while (atomic_load_explicit(&tp->pending, memory_order_seq_cst) != 0)
+    pthread_cond_wait(&tp->done, &tp->mu);
+  pthread_mutex_unlock(&tp->mu);
+}

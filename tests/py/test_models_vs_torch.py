@@ -1,0 +1,95 @@
+"""test_models_match_torch: LeNet-5, mobilenet_v2 and resnet18 exported by PyTorch (random
+weights, eval mode, opset 13, batch 1) convert with converter_lite, decode with flatc, and run
+with `tod run` to PyTorch's numbers within 1e-4 * max(1, max|y|), at batch 1 and at batch 4."""
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torchvision
+
+from todtest import check, close, convert, finish, flatc_json, tod_run, workdir, run, TOD
+
+torch.manual_seed(0)
+np.random.seed(0)
+
+
+class LeNet5(nn.Module):
+    def __init__(self, flatten_with_view=False):
+        super().__init__()
+        self.view = flatten_with_view
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+        # view(size(0), -1) exports a Shape/Gather/Concat/Reshape chain the runtime must
+        # recompute when the batch changes; flatten exports a plain Flatten.
+        x = x.view(x.size(0), -1) if self.view else torch.flatten(x, 1)
+        x = torch.relu(self.fc1(x))
+        x = torch.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def randomize_batchnorm(model):
+    """Non-trivial BN statistics so folding BN into convolutions is really tested."""
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+
+
+MODELS = [
+    ("lenet5", lambda: LeNet5(), (1, 1, 32, 32)),
+    ("lenet5_view", lambda: LeNet5(flatten_with_view=True), (1, 1, 32, 32)),
+    ("mobilenet_v2", lambda: torchvision.models.mobilenet_v2(weights=None), (1, 3, 224, 224)),
+    ("resnet18", lambda: torchvision.models.resnet18(weights=None), (1, 3, 224, 224)),
+]
+
+
+def main():
+    d = workdir("models")
+    for name, make, shape in MODELS:
+        model = make().eval()
+        randomize_batchnorm(model)
+        onnx_path = os.path.join(d, name + ".onnx")
+        x1 = torch.randn(*shape)
+        torch.onnx.export(model, x1, onnx_path, opset_version=13, input_names=["input"],
+                          output_names=["output"], do_constant_folding=True)
+        out_base = os.path.join(d, name)
+        ms_path = out_base + ".ms"
+        if os.path.exists(ms_path):
+            os.remove(ms_path)
+        rc, lines, err = convert(onnx_path, out_base)
+        ok = rc == 0 and lines and lines[-1] == "CONVERT RESULT SUCCESS:0" and os.path.exists(ms_path)
+        check(ok, f"{name}: converter_lite succeeds ({lines[-1] if lines else err.strip()})")
+        if not ok:
+            continue
+        js, msg = flatc_json(ms_path)
+        check(js is not None and len(js.get("nodes", [])) > 0, f"{name}: flatc decodes the .ms {msg.strip()}")
+        info = run([TOD, "info", ms_path])
+        check(info.returncode == 0 and "weight bytes" in info.stdout, f"{name}: tod info")
+        for batch in (1, 4):
+            xb = torch.randn(batch, *shape[1:])
+            with torch.no_grad():
+                ref = model(xb).numpy()
+            try:
+                (y,) = tod_run(ms_path, [xb.numpy()])
+            except RuntimeError as e:
+                check(False, f"{name} batch {batch}: {e}")
+                continue
+            good, detail = close(y, ref)
+            check(good, f"{name} batch {batch}: matches PyTorch, {detail}")
+    finish()
+
+
+if __name__ == "__main__":
+    main()

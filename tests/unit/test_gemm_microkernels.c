@@ -1,0 +1,170 @@
+/* Every GEMM micro-kernel the CPU supports, held against a double-precision reference through
+ * the driver (packing, K blocking, row/column remainders, clamps, accumulate) and on a real
+ * thread pool; and the thread pool's chunking. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/cpu_features.h"
+#include "runtime/kernels/gemm/gemm.h"
+#include "runtime/threadpool.h"
+
+static int failures;
+
+static unsigned rng_state = 12345;
+static float frand(void) {
+  rng_state = rng_state * 1664525u + 1013904223u;
+  return (float)((rng_state >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+}
+
+static void ref_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+                     size_t ldb, int b_trans, const float *bias, float lo, float hi, float *c,
+                     size_t ldc) {
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      double s = bias ? bias[j] : 0.0;
+      for (size_t kk = 0; kk < k; kk++)
+        s += (double)a[i * lda + kk] * (b_trans ? b[j * ldb + kk] : b[kk * ldb + j]);
+      if (s < lo) s = lo;
+      if (s > hi) s = hi;
+      c[i * ldc + j] = (float)s;
+    }
+}
+
+static int check_case(const gemm_config *cfg, tod_threadpool *tp, size_t m, size_t n, size_t k,
+                      int b_trans, int with_bias, float lo, float hi) {
+  const size_t lda = k + 3, ldb = (b_trans ? k : n) + 1, ldc = n + 2;
+  float *a = malloc((m * lda + 1) * sizeof(float));
+  float *b = malloc(((b_trans ? n : k) * ldb + 1) * sizeof(float));
+  float *bias = malloc((n + 1) * sizeof(float));
+  float *c = malloc((m * ldc + 1) * sizeof(float));
+  float *r = malloc((m * ldc + 1) * sizeof(float));
+  float *packed = malloc((gemm_packed_size(cfg, k, n) + 1) * sizeof(float));
+  for (size_t i = 0; i < m * lda; i++) a[i] = frand();
+  for (size_t i = 0; i < (b_trans ? n : k) * ldb; i++) b[i] = frand();
+  for (size_t i = 0; i < n; i++) bias[i] = frand();
+  for (size_t i = 0; i < m * ldc; i++) c[i] = r[i] = 777.0f; /* sentinels in the row gaps */
+  gemm_pack_b(cfg, k, n, b, ldb, b_trans, with_bias ? bias : NULL, packed);
+  ref_gemm(m, n, k, a, lda, b, ldb, b_trans, with_bias ? bias : NULL, lo, hi, r, ldc);
+  const gemm_minmax mm = {lo, hi};
+  if (tp)
+    gemm_parallel(tp, cfg, m, n, k, a, lda, packed, c, ldc, &mm);
+  else
+    gemm_compute(cfg, m, 0, n, n, k, a, lda, packed, c, ldc, &mm);
+  int bad = 0;
+  for (size_t i = 0; i < m && !bad; i++)
+    for (size_t j = 0; j < ldc && !bad; j++) {
+      const float got = c[i * ldc + j], want = r[i * ldc + j];
+      const float tol = 1e-5f * (float)(k + 1) + 1e-5f * fabsf(want);
+      if (!(fabsf(got - want) <= tol)) {
+        fprintf(stderr, "FAIL %s m=%zu n=%zu k=%zu trans=%d bias=%d clamp=[%g,%g] tp=%d: c[%zu,%zu]=%g want %g\n",
+                cfg->name, m, n, k, b_trans, with_bias, lo, hi, tp != NULL, i, j, got, want);
+        bad = 1;
+      }
+    }
+  free(a);
+  free(b);
+  free(bias);
+  free(c);
+  free(r);
+  free(packed);
+  failures += bad;
+  return bad;
+}
+
+/* The micro-kernel alone, with accumulate: C starts from C. */
+static void check_accumulate(const gemm_config *cfg) {
+  const size_t k = 5, mr = (size_t)cfg->mr, nr = (size_t)cfg->nr;
+  for (size_t mm_ = 1; mm_ <= mr; mm_++)
+    for (size_t nc = 1; nc <= nr; nc += (nc < 3 ? 1 : 5)) {
+      float a[64 * 5], w[64 + 5 * 64], c[64 * 64], want[64 * 64];
+      for (size_t i = 0; i < mr * k; i++) a[i] = frand();
+      for (size_t i = 0; i < nr * (k + 1); i++) w[i] = frand();
+      for (size_t i = 0; i < mr * nr; i++) c[i] = want[i] = frand();
+      for (size_t i = 0; i < mm_; i++)
+        for (size_t j = 0; j < nc; j++) {
+          float s = c[i * nr + j];
+          for (size_t kk = 0; kk < k; kk++) s += a[i * k + kk] * w[nr + kk * nr + j];
+          want[i * nr + j] = s;
+        }
+      const gemm_minmax none = {-INFINITY, INFINITY};
+      cfg->ukernel(mm_, nc, k, a, k, w, c, nr, &none, 1);
+      for (size_t i = 0; i < mr * nr; i++)
+        if (fabsf(c[i] - want[i]) > 1e-5f) {
+          fprintf(stderr, "FAIL %s accumulate mr=%zu nc=%zu at %zu: %g want %g\n", cfg->name,
+                  mm_, nc, i, c[i], want[i]);
+          failures++;
+          return;
+        }
+    }
+}
+
+static void count_fn(void *ctx, int begin, int end, int thread_id) {
+  int *hits = ctx;
+  (void)thread_id;
+  for (int i = begin; i < end; i++) __atomic_fetch_add(&hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void check_threadpool(void) {
+  for (int nt = 1; nt <= 4; nt++) {
+    tod_threadpool *tp;
+    if (tod_threadpool_create(nt, &tp) != TOD_OK) {
+      fprintf(stderr, "FAIL threadpool_create(%d)\n", nt);
+      failures++;
+      continue;
+    }
+    if (tod_threadpool_size(tp) != nt) failures++;
+    for (int rep = 0; rep < 300; rep++) {
+      int n = rep % 37, hits[40] = {0};
+      tod_parallel_for(tp, n, count_fn, hits);
+      for (int i = 0; i < n; i++)
+        if (hits[i] != 1) {
+          fprintf(stderr, "FAIL threadpool nt=%d n=%d item %d ran %d times\n", nt, n, i, hits[i]);
+          failures++;
+          rep = 1000;
+          break;
+        }
+    }
+    tod_threadpool_free(tp);
+  }
+}
+
+int main(void) {
+  check_threadpool();
+  tod_threadpool *tp = NULL;
+  if (tod_threadpool_create(3, &tp) != TOD_OK) return 1;
+  static const size_t ms[] = {1, 2, 3, 5, 7, 8, 9, 13, 17, 31, 64, 100};
+  static const size_t ns[] = {1, 3, 8, 15, 16, 17, 31, 32, 33, 47, 64, 65, 100};
+  static const size_t ks[] = {0, 1, 2, 7, 16, 33, 255, 256, 257, 600};
+  int tested = 0;
+  for (int isa = 0; isa < TOD_ISA_COUNT; isa++) {
+    const gemm_config *cfg = gemm_config_for_isa(isa);
+    if (!cfg) {
+      printf("skip %s: not supported by this CPU\n", tod_isa_name(isa));
+      continue;
+    }
+    tested++;
+    check_accumulate(cfg);
+    int cases = 0;
+    for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+      for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+          const size_t m = ms[mi], n = ns[ni], k = ks[ki];
+          if (m * n * k > 2000000) continue;
+          const int v = (int)(mi + ni + ki);
+          const float lo = v % 3 == 0 ? 0.0f : -INFINITY, hi = v % 3 == 1 ? 0.5f : INFINITY;
+          check_case(cfg, (v & 1) ? tp : NULL, m, n, k, v % 2, v % 4 != 3, lo, hi);
+          cases++;
+        }
+    printf("%s: %d cases\n", cfg->name, cases);
+  }
+  tod_threadpool_free(tp);
+  if (tested == 0) failures++;
+  if (failures) {
+    printf("%d failures\n", failures);
+    return 1;
+  }
+  printf("ok\n");
+  return 0;
+}
