@@ -2,9 +2,9 @@
  *
  * The whole buffer is verified while it is read (flatbuf/fb_reader.h): every offset, length and
  * index is checked, and every tensor/node index must name an existing tensor. Malformed input
- * gives TOD_GRAPH_FILE_ERR, a file identifier other than "MSL2" too (message says which), a
- * primitive type beyond ops.fbs's union or a control-flow model with several subgraphs
- * TOD_NOT_SUPPORT.
+ * gives TOD_GRAPH_FILE_ERR, a file identifier other than "MSL2" too (message says which).
+ * TOD_NOT_SUPPORT for valid files tod cannot represent: a primitive type beyond ops.fbs's
+ * union, several subgraphs (control flow), obfuscated models, externalData tensors, rank > 8.
  *
  * What the IR receives:
  * - tensors: name, dtype, dims (absent or empty: ndim 0, a scalar, as MindSpore Lite reads

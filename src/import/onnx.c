@@ -326,6 +326,7 @@ static tod_status parse_node(onnx_ctx *c, const pb_reader *parent, const pb_fiel
     }
   }
   if (rc < 0) return onnx_malformed(c, "NodeProto");
+  if (ni > INT_MAX / 2 || no > INT_MAX / 2 || na > INT_MAX / 2) return onnx_malformed(c, "NodeProto");
   /* Names are used in messages and IR; embedded NULs would truncate them silently. */
   if (memchr(op.p ? op.p : "", 0, op.n) || memchr(name.p ? name.p : "", 0, name.n))
     return onnx_fail(c, TOD_GRAPH_FILE_ERR, "node %d has a NUL byte in its name or op_type", index);

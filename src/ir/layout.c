@@ -398,6 +398,31 @@ static tod_status layout_node(lctx *c, int i) {
       }
     }
   }
+  if (op == IR_OP_PadFusion && g->nodes[i].n_in >= 2 && c->state[g->nodes[i].in[0]]) {
+    /* Padding rows are per source axis: reorder them to the permuted axes. */
+    int pt = g->nodes[i].in[1];
+    const ir_tensor *p = &g->tensors[pt];
+    if (p->kind == IR_TENSOR_CONST && p->dtype == IR_DT_INT32 && ir_tensor_numel(p) == 8 &&
+        p->nbytes >= 8 * sizeof(int32_t)) {
+      int32_t src[8], r[8];
+      memcpy(src, p->data, sizeof src);
+      for (int k = 0; k < 4; k++) {
+        r[2 * k] = src[2 * TO_NHWC[k]];
+        r[2 * k + 1] = src[2 * TO_NHWC[k] + 1];
+      }
+      char name[560];
+      snprintf(name, sizeof name, "%s_nhwc", g->tensors[pt].name);
+      int np = ir_add_tensor(g, name);
+      if (np < 0 || grow(c) != TOD_OK) return fail_mem(c);
+      int64_t d[2] = {4, 2};
+      ir_tensor_set_shape(&g->tensors[np], 2, d);
+      g->tensors[np].dtype = IR_DT_INT32;
+      if (ir_tensor_set_data_copy(&g->tensors[np], r, sizeof r) != TOD_OK) return fail_mem(c);
+      g->nodes[i].in[1] = np;
+      set_outputs(c, i, 1, 4);
+      return TOD_OK;
+    }
+  }
   if (op == IR_OP_Transpose && g->nodes[i].n_in == 2) {
     int pt = g->nodes[i].in[1];
     const ir_tensor *p = &g->tensors[pt];
