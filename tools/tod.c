@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format/npy.h"
+#include "service/serve.h"
 #include "tod/tod.h"
 
 #define MAX_IO 64
@@ -18,7 +19,9 @@ static void usage(FILE *f) {
           "      inputs and outputs are NumPy .npy files in the model's input and output order;\n"
           "      inputs whose shape differs from the model's (e.g. another batch size) resize it\n"
           "  tod info MODEL.ms\n"
-          "      inputs, outputs, operator counts, weight bytes\n");
+          "      inputs, outputs, operator counts, weight bytes\n"
+          "  tod serve [--listen 127.0.0.1:8080] [--data DIR] [--root DIR] [--workers N] [--db URL]\n"
+          "      the model conversion task service: REST API and web page (tod serve --help)\n");
 }
 
 static int die(tod_status st, const char *msg) {
@@ -193,6 +196,7 @@ int main(int argc, char **argv) {
   }
   if (strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
   if (strcmp(argv[1], "info") == 0) return cmd_info(argc, argv);
+  if (strcmp(argv[1], "serve") == 0) return tod_serve_main(argc, argv);
   fprintf(stderr, "tod: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;

@@ -11,7 +11,7 @@
 #include "ir/shape.h"
 #include "runtime/kernel.h"
 
-static void view_of(const ir_graph *g, int t, tod_view *v) {
+static void view_of(const ir_graph *g, void *const *vals, int t, tod_view *v) {
   memset(v, 0, sizeof *v);
   if (t < 0) {
     v->ndim = -1;
@@ -24,6 +24,8 @@ static void view_of(const ir_graph *g, int t, tod_view *v) {
   if (x->kind == IR_TENSOR_CONST) {
     if (v->ndim < 0) v->ndim = 0;
     v->data = (void *)x->data;
+  } else if (vals && vals[t]) {
+    v->data = vals[t];
   }
 }
 
@@ -34,8 +36,8 @@ static size_t view_bytes(const tod_view *v) {
 }
 
 /* Runs node n on constant inputs and makes its outputs owned constants. */
-static tod_status fold_node(ir_graph *g, int i, tod_view *in, tod_view *out, char *err,
-                            size_t errlen) {
+static tod_status fold_node(ir_graph *g, int i, tod_view *in, tod_view *out, void **vals,
+                            char *err, size_t errlen) {
   const ir_node *n = &g->nodes[i];
   const kernel_ops *ops = kernel_lookup(n->op);
   if (!ops) return TOD_NOT_FIND_OP;
@@ -71,8 +73,12 @@ static tod_status fold_node(ir_graph *g, int i, tod_view *in, tod_view *out, cha
     return st;
   }
   for (int j = 0; j < n->n_out; j++) {
-    ir_tensor *t = &g->tensors[n->out[j]];
-    ir_tensor_set_data_owned(t, bufs[j], view_bytes(&out[j]));
+    if (vals) {
+      free(vals[n->out[j]]);
+      vals[n->out[j]] = bufs[j];
+    } else {
+      ir_tensor_set_data_owned(&g->tensors[n->out[j]], bufs[j], view_bytes(&out[j]));
+    }
   }
   return TOD_OK;
 }
@@ -90,6 +96,14 @@ tod_status ir_pass_infer_and_fold(ir_graph *g, int fold, char *err, size_t errle
   }
   tod_status st = TOD_OK;
   tod_view in[64], out[64];
+  /* Values of shape computations (Shape -> Gather -> Concat ...) known for the inferred input
+   * shapes: used to infer later shapes (Reshape), never stored as constants. */
+  int nvals = g->n_tensors;
+  void **vals = calloc((size_t)(nvals ? nvals : 1), sizeof *vals);
+  if (!vals) {
+    snprintf(err, errlen, "out of memory");
+    return TOD_MEMORY_FAILED;
+  }
   for (int i = 0; i < g->n_nodes; i++) {
     ir_node *n = &g->nodes[i];
     if (n->n_in > 64 || n->n_out > 64) {
@@ -99,7 +113,7 @@ tod_status ir_pass_infer_and_fold(ir_graph *g, int fold, char *err, size_t errle
     }
     int all_const = 1;
     for (int j = 0; j < n->n_in; j++) {
-      view_of(g, n->in[j], &in[j]);
+      view_of(g, vals, n->in[j], &in[j]);
       if (n->in[j] >= 0 && g->tensors[n->in[j]].kind != IR_TENSOR_CONST) all_const = 0;
     }
     for (int j = 0; j < n->n_out; j++) {
@@ -117,8 +131,16 @@ tod_status ir_pass_infer_and_fold(ir_graph *g, int fold, char *err, size_t errle
       t->dtype = out[j].dtype;
       ir_tensor_set_shape(t, out[j].ndim, out[j].dims);
     }
+    if (!all_const && ir_is_shape_computation(n, in, n->n_in, out, n->n_out)) {
+      st = fold_node(g, i, in, out, vals, msg, sizeof msg);
+      if (st != TOD_OK) {
+        snprintf(err, errlen, "%s", msg);
+        break;
+      }
+      continue;
+    }
     if (fold && all_const && n->n_in > 0) {
-      st = fold_node(g, i, in, out, msg, sizeof msg);
+      st = fold_node(g, i, in, out, NULL, msg, sizeof msg);
       if (st == TOD_NOT_FIND_OP) {
         st = TOD_OK; /* no kernel: keep the node; the runtime will report it if it runs */
         continue;
@@ -135,6 +157,8 @@ tod_status ir_pass_infer_and_fold(ir_graph *g, int fold, char *err, size_t errle
     ir_tensor *t = &g->tensors[g->inputs[i]];
     for (int d = 0; d < t->ndim; d++) t->dims[d] = saved[i][d];
   }
+  for (int t = 0; t < nvals; t++) free(vals[t]);
+  free(vals);
   if (st == TOD_OK) st = ir_compact(g);
   return st;
 }

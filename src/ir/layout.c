@@ -320,6 +320,26 @@ static tod_status layout_node(lctx *c, int i) {
       }
       g->nodes[i].in[1] = w;
     }
+    if (op == IR_OP_Resize && g->nodes[i].n_in > 1 && g->nodes[i].in[1] >= 0) {
+      /* Scales or sizes are per source axis: NCHW order -> NHWC order. */
+      int st_in = g->nodes[i].in[1];
+      const ir_tensor *sc = &g->tensors[st_in];
+      size_t es = ir_dtype_size(sc->dtype);
+      if (sc->kind == IR_TENSOR_CONST && ir_tensor_numel(sc) == 4 && es && sc->nbytes >= 4 * es) {
+        uint8_t v[32];
+        for (int k = 0; k < 4; k++) memcpy(v + k * es, (const uint8_t *)sc->data + TO_NHWC[k] * es, es);
+        char name[560];
+        snprintf(name, sizeof name, "%s_nhwc", sc->name);
+        int np = ir_add_tensor(g, name);
+        if (np < 0 || grow(c) != TOD_OK) return fail_mem(c);
+        ir_tensor *nt = &g->tensors[np];
+        nt->dtype = g->tensors[st_in].dtype;
+        int64_t d = 4;
+        ir_tensor_set_shape(nt, 1, &d);
+        if (ir_tensor_set_data_copy(nt, v, 4 * es) != TOD_OK) return fail_mem(c);
+        g->nodes[i].in[1] = np;
+      }
+    }
     if (ir_attr_set_int(&g->nodes[i], "format", IR_FMT_NHWC) != TOD_OK) return fail_mem(c);
     set_outputs(c, i, 1, 4);
     return TOD_OK;

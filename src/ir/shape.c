@@ -234,7 +234,11 @@ tod_status ir_infer_node(const ir_node *n, const tod_view *in, int n_in, tod_vie
 int ir_is_shape_computation(const ir_node *n, const tod_view *in, int n_in, const tod_view *out,
                             int n_out) {
   if (!n || n_out < 1) return 0;
-  for (int i = 0; i < n_in; i++) {
+  /* Shape reads only its input's dims, never the data: computable once the shape is known,
+   * which is what starts every Shape -> Gather -> Concat -> Reshape chain. */
+  int skip_values = n->op == IR_OP_Shape;
+  if (skip_values && (n_in < 1 || shape_numel(&in[0]) < 0)) return 0;
+  for (int i = 0; i < n_in && !skip_values; i++) {
     /* Absent optional inputs do not block; present ones must have a value. */
     if (n->in && i < n->n_in && n->in[i] < 0) continue;
     if (!in[i].data && shape_numel(&in[i]) != 0) return 0;

@@ -247,7 +247,7 @@ static tod_status axes_of(const shape_ctx *c, int64_t *ax, int *k) {
       *k = 1;
       return TOD_OK;
     }
-    memcpy(ax, a, sizeof(int64_t) * (size_t)n);
+    if (n) memcpy(ax, a, sizeof(int64_t) * (size_t)n);
     *k = n;
     return TOD_OK;
   }
@@ -454,7 +454,7 @@ static tod_status infer_broadcast_to(const shape_ctx *c) {
     const int64_t *a;
     k = ir_attr_ints(c->n, "shape", &a);
     if (k > IR_MAX_DIMS) return shape_fail(c, TOD_INFER_ERR, "rank %d > %d", k, IR_MAX_DIMS);
-    memcpy(v, a, sizeof(int64_t) * (size_t)k);
+    if (k) memcpy(v, a, sizeof(int64_t) * (size_t)k);
   }
   if (k > IR_MAX_DIMS) return shape_fail(c, TOD_INFER_ERR, "rank %d > %d", k, IR_MAX_DIMS);
   for (int i = 0; i < k; i++)

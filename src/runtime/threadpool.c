@@ -8,6 +8,7 @@
 #include "runtime/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -19,9 +20,19 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* About 50-100 us of spinning: longer than the gap between consecutive kernels of a network,
- * short enough that an idle pool quickly stops burning a core. */
-#define SPIN_ITERS 20000
+/* Tens of microseconds of spinning (PAUSE costs 10-140 cycles depending on the core): longer
+ * than the gap between consecutive kernels of a network, short enough that an idle pool soon
+ * stops burning a core. Every SPIN_YIELD iterations the spinner yields, so that when cores are
+ * oversubscribed the thread it waits for gets to run. */
+#define SPIN_ITERS 4000
+#define SPIN_YIELD 512
+
+static void spin_pause(int i) {
+  if ((i + 1) % SPIN_YIELD == 0)
+    sched_yield();
+  else
+    cpu_relax();
+}
 
 struct tod_threadpool {
   int nthreads; /* including the caller */
@@ -54,13 +65,15 @@ static void *worker_main(void *p) {
   worker_arg wa = *(worker_arg *)p;
   free(p);
   tod_threadpool *tp = wa.tp;
-  unsigned seen = atomic_load_explicit(&tp->generation, memory_order_acquire);
+  /* Generation 0 is the pool's creation: a loop issued before this thread got here must still
+   * be seen as new. */
+  unsigned seen = 0;
   for (;;) {
     unsigned gen = seen;
     for (int i = 0; i < SPIN_ITERS; i++) {
       gen = atomic_load_explicit(&tp->generation, memory_order_acquire);
       if (gen != seen) break;
-      cpu_relax();
+      spin_pause(i);
     }
     if (gen == seen) {
       pthread_mutex_lock(&tp->mu);
@@ -171,7 +184,7 @@ void tod_parallel_for(tod_threadpool *tp, int n, tod_task_fn fn, void *ctx) {
 
   for (int i = 0; i < SPIN_ITERS; i++) {
     if (atomic_load_explicit(&tp->pending, memory_order_acquire) == 0) return;
-    cpu_relax();
+    spin_pause(i);
   }
   pthread_mutex_lock(&tp->mu);
   atomic_store_explicit(&tp->sleeping_caller, 1, memory_order_seq_cst);

@@ -47,23 +47,27 @@ def randomize_batchnorm(model):
                 m.bias.copy_(torch.rand(m.num_features, generator=g) - 0.5)
 
 
+# (name, constructor, export shape, dynamic batch axis). With a static export PyTorch folds
+# x.size(0) into a constant, so the view variant is exported with a dynamic batch to keep the
+# Shape/Gather/Concat/Reshape chain in the graph.
 MODELS = [
-    ("lenet5", lambda: LeNet5(), (1, 1, 32, 32)),
-    ("lenet5_view", lambda: LeNet5(flatten_with_view=True), (1, 1, 32, 32)),
-    ("mobilenet_v2", lambda: torchvision.models.mobilenet_v2(weights=None), (1, 3, 224, 224)),
-    ("resnet18", lambda: torchvision.models.resnet18(weights=None), (1, 3, 224, 224)),
+    ("lenet5", lambda: LeNet5(), (1, 1, 32, 32), False),
+    ("lenet5_view", lambda: LeNet5(flatten_with_view=True), (1, 1, 32, 32), True),
+    ("mobilenet_v2", lambda: torchvision.models.mobilenet_v2(weights=None), (1, 3, 224, 224), False),
+    ("resnet18", lambda: torchvision.models.resnet18(weights=None), (1, 3, 224, 224), False),
 ]
 
 
 def main():
     d = workdir("models")
-    for name, make, shape in MODELS:
+    for name, make, shape, dynamic in MODELS:
         model = make().eval()
         randomize_batchnorm(model)
         onnx_path = os.path.join(d, name + ".onnx")
         x1 = torch.randn(*shape)
         torch.onnx.export(model, x1, onnx_path, opset_version=13, input_names=["input"],
-                          output_names=["output"], do_constant_folding=True)
+                          output_names=["output"], do_constant_folding=True,
+                          dynamic_axes={"input": {0: "N"}, "output": {0: "N"}} if dynamic else None)
         out_base = os.path.join(d, name)
         ms_path = out_base + ".ms"
         if os.path.exists(ms_path):

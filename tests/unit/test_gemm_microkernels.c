@@ -138,10 +138,13 @@ int main(void) {
   static const size_t ns[] = {1, 3, 8, 15, 16, 17, 31, 32, 33, 47, 64, 65, 100};
   static const size_t ks[] = {0, 1, 2, 7, 16, 33, 255, 256, 257, 600};
   int tested = 0;
-  for (int isa = 0; isa < TOD_ISA_COUNT; isa++) {
-    const gemm_config *cfg = gemm_config_for_isa(isa);
-    if (!cfg) {
-      printf("skip %s: not supported by this CPU\n", tod_isa_name(isa));
+  int n_cfg = 0;
+  const gemm_config *list = gemm_config_list(&n_cfg);
+  for (int ci = 0; ci < n_cfg; ci++) {
+    const gemm_config *cfg = &list[ci];
+    if (!cfg->ukernel) continue;
+    if (cfg->isa > tod_cpu_isa_max()) {
+      printf("skip %s: not supported by this CPU\n", cfg->name);
       continue;
     }
     tested++;

@@ -8,10 +8,10 @@
 
 #include "runtime/kernel.h"
 
-extern const kernel_ops kernel_Conv2DFusion __attribute__((weak));
-extern const kernel_ops kernel_MatMulFusion __attribute__((weak));
-extern const kernel_ops kernel_MaxPoolFusion __attribute__((weak));
-extern const kernel_ops kernel_AvgPoolFusion __attribute__((weak));
+extern const kernel_ops kernel_Conv2DFusion;
+extern const kernel_ops kernel_MatMulFusion;
+extern const kernel_ops kernel_MaxPoolFusion;
+extern const kernel_ops kernel_AvgPoolFusion;
 
 extern const kernel_ops kernel_Activation;
 extern const kernel_ops kernel_Elu;

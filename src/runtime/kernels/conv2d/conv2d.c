@@ -96,6 +96,7 @@ static tod_status prepare_weights(kernel *k, conv_state *s, const int64_t *wd, c
   s->ig = (int)wd[3];
   s->og = s->cout / s->group;
   s->kg = s->kh * s->kw * s->ig;
+  s->gemm = gemm_config_get((size_t)s->og);
   s->packed_group = gemm_packed_size(s->gemm, (size_t)s->kg, (size_t)s->og);
   s->have_w = 1;
   if (s->runtime_w) return TOD_OK;
@@ -156,7 +157,6 @@ static tod_status conv_create(kernel *k, const ir_graph *g, const ir_node *n) {
     conv_destroy(k);
     return st;
   }
-  s->gemm = gemm_config_get();
   s->dwk = dwconv_config_get();
   s->runtime_w = !(wt->kind == IR_TENSOR_CONST && wt->data) ||
                  (bt && !(bt->kind == IR_TENSOR_CONST && bt->data));
@@ -250,7 +250,7 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
   const size_t m = (size_t)s->n * oh * ow;
   if (is_depthwise(s)) {
     s->mode = MODE_DEPTHWISE;
-    s->slot_bytes = ((size_t)s->kh * s->kw * sizeof(float *) + 63) / 64 * 64;
+    s->slot_bytes = ((size_t)ow * s->kh * s->kw * sizeof(float *) + 63) / 64 * 64;
   } else {
     s->mode = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && pt == 0 && pl == 0 &&
                       pb == 0 && pr == 0
@@ -372,7 +372,8 @@ static void conv_gemm_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   }
 }
 
-/* Tasks are output rows (batch, oy). */
+/* Tasks are output rows (batch, oy): the row's indirection pointers (ow x taps) are built,
+ * then one micro-kernel call computes the whole row. */
 static void conv_dw_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const conv_run_ctx *c = ctx;
   const conv_state *s = c->s;
@@ -382,8 +383,8 @@ static void conv_dw_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
     const int b = (int)(t / (size_t)s->oh), oy = (int)(t % (size_t)s->oh);
     const float *xb = c->x + (size_t)b * s->ih * s->iw * ch;
     float *y = c->y + t * (size_t)s->ow * ch;
-    for (int ox = 0; ox < s->ow; ox++, y += ch) {
-      size_t i = 0;
+    size_t i = 0;
+    for (int ox = 0; ox < s->ow; ox++)
       for (int ky = 0; ky < s->kh; ky++) {
         const int iy = oy * s->sh - s->pt + ky * s->dh;
         for (int kx = 0; kx < s->kw; kx++, i++) {
@@ -393,9 +394,8 @@ static void conv_dw_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
                         : xb + ((size_t)iy * s->iw + ix) * ch;
         }
       }
-      s->dwk->ukernel(ch, taps, ptrs, s->dw_w, s->dw_bias, y, &s->mm);
-      if (s->act_loop) fused_act_apply(s->act, y, ch);
-    }
+    s->dwk->ukernel(ch, (size_t)s->ow, taps, ptrs, s->dw_w, s->dw_bias, y, &s->mm);
+    if (s->act_loop) fused_act_apply(s->act, y, (size_t)s->ow * ch);
   }
 }
 

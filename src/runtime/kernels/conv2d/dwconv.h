@@ -9,10 +9,12 @@
 
 #include "runtime/kernels/gemm/gemm.h"
 
-/* out[c] = clamp(bias[c] + sum_t in[t][c] * w[t * channels + c], p). */
-typedef void (*dwconv_ukernel_fn)(size_t channels, size_t taps, const float *const *in,
-                                  const float *w, const float *bias, float *out,
-                                  const gemm_minmax *p);
+/* For each of `pixels` consecutive output pixels x (output row stride `channels`):
+ * out[x][c] = clamp(bias[c] + sum_t in[x * taps + t][c] * w[t * channels + c], p).
+ * Several pixels per call let a kernel keep one channel block's weights in registers. */
+typedef void (*dwconv_ukernel_fn)(size_t channels, size_t pixels, size_t taps,
+                                  const float *const *in, const float *w, const float *bias,
+                                  float *out, const gemm_minmax *p);
 
 typedef struct {
   const char *name;
@@ -20,12 +22,12 @@ typedef struct {
   dwconv_ukernel_fn ukernel;
 } dwconv_config;
 
-void dwconv_ukernel__scalar(size_t channels, size_t taps, const float *const *in, const float *w,
+void dwconv_ukernel__scalar(size_t channels, size_t pixels, size_t taps, const float *const *in, const float *w,
                             const float *bias, float *out, const gemm_minmax *p);
-void dwconv_ukernel__avx2_fma(size_t channels, size_t taps, const float *const *in,
+void dwconv_ukernel__avx2_fma(size_t channels, size_t pixels, size_t taps, const float *const *in,
                               const float *w, const float *bias, float *out,
                               const gemm_minmax *p);
-void dwconv_ukernel__avx512f(size_t channels, size_t taps, const float *const *in,
+void dwconv_ukernel__avx512f(size_t channels, size_t pixels, size_t taps, const float *const *in,
                              const float *w, const float *bias, float *out,
                              const gemm_minmax *p);
 

@@ -5,9 +5,8 @@
 
 #include "runtime/kernels/conv2d/dwconv.h"
 
-void dwconv_ukernel__avx2_fma(size_t channels, size_t taps, const float *const *in,
-                              const float *w, const float *bias, float *out,
-                              const gemm_minmax *p) {
+static void dwconv_pixel(size_t channels, size_t taps, const float *const *in, const float *w,
+                         const float *bias, float *out, const gemm_minmax *p) {
   const __m256 vmin = _mm256_set1_ps(p->min), vmax = _mm256_set1_ps(p->max);
   size_t c = 0;
   for (; c + 32 <= channels; c += 32) {
@@ -39,6 +38,13 @@ void dwconv_ukernel__avx2_fma(size_t channels, size_t taps, const float *const *
     acc = acc < p->min ? p->min : acc;
     out[c] = acc > p->max ? p->max : acc;
   }
+}
+
+void dwconv_ukernel__avx2_fma(size_t channels, size_t pixels, size_t taps,
+                              const float *const *in, const float *w, const float *bias,
+                              float *out, const gemm_minmax *p) {
+  for (size_t x = 0; x < pixels; x++, in += taps, out += channels)
+    dwconv_pixel(channels, taps, in, w, bias, out, p);
 }
 
 #endif

@@ -1,12 +1,14 @@
 /* Scalar depthwise micro-kernel: the reference for the SIMD ones. */
 #include "runtime/kernels/conv2d/dwconv.h"
 
-void dwconv_ukernel__scalar(size_t channels, size_t taps, const float *const *in, const float *w,
-                            const float *bias, float *out, const gemm_minmax *p) {
-  for (size_t c = 0; c < channels; c++) {
-    float acc = bias[c];
-    for (size_t t = 0; t < taps; t++) acc += in[t][c] * w[t * channels + c];
-    acc = acc < p->min ? p->min : acc;
-    out[c] = acc > p->max ? p->max : acc;
-  }
+void dwconv_ukernel__scalar(size_t channels, size_t pixels, size_t taps, const float *const *in,
+                            const float *w, const float *bias, float *out,
+                            const gemm_minmax *p) {
+  for (size_t x = 0; x < pixels; x++, in += taps, out += channels)
+    for (size_t c = 0; c < channels; c++) {
+      float acc = bias[c];
+      for (size_t t = 0; t < taps; t++) acc += in[t][c] * w[t * channels + c];
+      acc = acc < p->min ? p->min : acc;
+      out[c] = acc > p->max ? p->max : acc;
+    }
 }

@@ -42,11 +42,17 @@ void gemm_ukernel_6x16__avx2_fma(size_t mr, size_t nc, size_t kc, const float *a
 void gemm_ukernel_8x32__avx512f(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                                 const float *w, float *c, size_t c_stride, const gemm_minmax *p,
                                 int accumulate);
+void gemm_ukernel_8x16__avx512f(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                const float *w, float *c, size_t c_stride, const gemm_minmax *p,
+                                int accumulate);
 
-/* The config for one ISA level, or NULL when the CPU lacks it. */
+/* Every micro-kernel config compiled in (for tests: check cfg->isa <= tod_cpu_isa_max()). */
+const gemm_config *gemm_config_list(int *count);
+/* The main config for one ISA level, or NULL when the CPU lacks it. */
 const gemm_config *gemm_config_for_isa(int isa);
-/* The config for tod_cpu_isa(). Never NULL (the scalar one always exists). */
-const gemm_config *gemm_config_get(void);
+/* The config for tod_cpu_isa() and a GEMM of n columns (narrow GEMMs get a narrower kernel).
+ * Never NULL (the scalar one always exists). */
+const gemm_config *gemm_config_get(size_t n);
 
 /* Floats needed to pack a k x n B for cfg. */
 size_t gemm_packed_size(const gemm_config *cfg, size_t k, size_t n);

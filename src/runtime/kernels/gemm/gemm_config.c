@@ -1,22 +1,38 @@
-/* The GEMM config table: one entry per ISA level, picked by CPU features. */
+/* The GEMM config table: one main entry per ISA level (indexed by TOD_ISA_*), then narrow
+ * variants; picked by CPU features and the GEMM's width. */
 #include "runtime/cpu_features.h"
 #include "runtime/kernels/gemm/gemm.h"
 
-static const gemm_config g_configs[TOD_ISA_COUNT] = {
+static const gemm_config g_configs[] = {
   [TOD_ISA_SCALAR] = {"4x8__scalar", TOD_ISA_SCALAR, 4, 8, gemm_ukernel_4x8__scalar},
 #if defined(__x86_64__) || defined(__i386__)
   [TOD_ISA_AVX2] = {"6x16__avx2_fma", TOD_ISA_AVX2, 6, 16, gemm_ukernel_6x16__avx2_fma},
   [TOD_ISA_AVX512] = {"8x32__avx512f", TOD_ISA_AVX512, 8, 32, gemm_ukernel_8x32__avx512f},
+  /* Beyond the per-ISA entries: narrow variants, chosen by gemm_config_get for small n. */
+  {"8x16__avx512f", TOD_ISA_AVX512, 8, 16, gemm_ukernel_8x16__avx512f},
 #endif
 };
+
+#define N_CONFIGS ((int)(sizeof g_configs / sizeof *g_configs))
+
+const gemm_config *gemm_config_list(int *count) {
+  *count = N_CONFIGS;
+  return g_configs;
+}
 
 const gemm_config *gemm_config_for_isa(int isa) {
   if (isa < 0 || isa >= TOD_ISA_COUNT || isa > tod_cpu_isa_max()) return NULL;
   return g_configs[isa].ukernel ? &g_configs[isa] : NULL;
 }
 
-const gemm_config *gemm_config_get(void) {
-  for (int isa = tod_cpu_isa(); isa > 0; isa--)
-    if (gemm_config_for_isa(isa)) return &g_configs[isa];
-  return &g_configs[TOD_ISA_SCALAR];
+const gemm_config *gemm_config_get(size_t n) {
+  int isa = tod_cpu_isa();
+  for (; isa > 0; isa--)
+    if (gemm_config_for_isa(isa)) break;
+  const gemm_config *best = &g_configs[isa];
+  /* A narrower kernel of the same ISA when the main one would mostly compute padding. */
+  for (int i = TOD_ISA_COUNT; i < N_CONFIGS; i++)
+    if (g_configs[i].isa == isa && n <= (size_t)g_configs[i].nr && g_configs[i].nr < best->nr)
+      best = &g_configs[i];
+  return best;
 }

@@ -90,13 +90,13 @@ static tod_status matmul_create(kernel *k, const ir_graph *g, const ir_node *n) 
     matmul_destroy(k);
     return st;
   }
-  s->gemm = gemm_config_get();
   int known = b->ndim >= 1;
   for (int i = 0; i < b->ndim; i++) known = known && b->dims[i] >= 0;
   const int bias_const = !bias || (bias->kind == IR_TENSOR_CONST && bias->data);
   if (b->kind == IR_TENSOR_CONST && b->data && known && bias_const) {
     size_t kk, nn, cnt;
     b_geometry(s, b->ndim, b->dims, &kk, &nn, &cnt);
+    s->gemm = gemm_config_get(nn);
     if (b->nbytes < kk * nn * cnt * sizeof(float) ||
         (bias && bias->nbytes < nn * sizeof(float))) {
       snprintf(k->err, sizeof k->err, "MatMulFusion: constant B or bias data too short");
@@ -160,6 +160,7 @@ static tod_status matmul_setup(kernel *k, const tod_view *in, int n_in, const to
       return TOD_INPUT_TENSOR_ERROR;
     }
   }
+  if (!s->b_const) s->gemm = gemm_config_get(bn); /* packed per run: pick by this N */
   s->m = am;
   s->k = ak;
   s->n = bn;
