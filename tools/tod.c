@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format/npy.h"
+#include "tod_train.h"
 #include "service/serve.h"
 #include "tod/tod.h"
 
@@ -18,6 +19,12 @@ static void usage(FILE *f) {
           "  tod run MODEL.ms --input X.npy [--input ...] --output Y.npy [--output ...] [--numThreads N]\n"
           "      inputs and outputs are NumPy .npy files in the model's input and output order;\n"
           "      inputs whose shape differs from the model's (e.g. another batch size) resize it\n"
+          "  tod train MODEL.ms --input X.npy --label Y.npy [--batch N] [--epochs E | --steps S]\n"
+          "            [--no-shuffle] [--seed K] [--lr F] [--lr-schedule step:S:G|exp:G|cos:MIN]\n"
+          "            [--virtual-batch N] [--loss-log L.npy] [--save OUT.ms] [--inference-only]\n"
+          "      trains a training model (converter_lite --trainModel=true) on device\n"
+          "  tod eval MODEL.ms --input X.npy --label Y.npy [--batch N]\n"
+          "      accuracy of output 0 (argmax) against class or one-hot labels\n"
           "  tod info MODEL.ms\n"
           "      inputs, outputs, operator counts, weight bytes\n"
           "  tod serve [--listen 127.0.0.1:8080] [--data DIR] [--root DIR] [--workers N] [--db URL]\n"
@@ -196,6 +203,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
   if (strcmp(argv[1], "info") == 0) return cmd_info(argc, argv);
+  if (strcmp(argv[1], "train") == 0) return tod_cmd_train(argc, argv);
+  if (strcmp(argv[1], "eval") == 0) return tod_cmd_eval(argc, argv);
   if (strcmp(argv[1], "serve") == 0) return tod_serve_main(argc, argv);
   fprintf(stderr, "tod: unknown command '%s'\n", argv[1]);
   usage(stderr);

@@ -90,6 +90,48 @@ tod_status tod_model_stats_get(const tod_model *m, tod_model_stats *st);
 void tod_model_op_counts(const tod_model *m, void (*fn)(const char *op, int count, void *ctx),
                          void *ctx);
 
+/* --- training ------------------------------------------------------------------------------
+ * A training model (one with optimizer nodes: Adam, SGD, ApplyMomentum) is mapped copy-on-write:
+ * training updates its weights in place in this process's memory, never in the file. */
+
+/* 1 when the model holds optimizer nodes and can train. */
+int tod_model_is_trainable(const tod_model *m);
+/* Train mode (1): a step runs forward, loss, gradients and optimizers; BatchNorm uses batch
+ * statistics and Dropout drops. Eval mode (0): only the inference part runs and the outputs are
+ * the tensors the loss reads (the predictions). New models start in train mode when trainable. */
+tod_status tod_model_set_train(tod_model *m, int train);
+int tod_model_is_train(const tod_model *m);
+/* One training step on the inputs set so far (data and labels): *loss receives the loss. With a
+ * virtual batch of n > 1, gradients are accumulated and the weights change every n-th call. */
+tod_status tod_model_train_step(tod_model *m, float *loss);
+/* Gradient accumulation over n micro-batches (MindSpore Lite's virtual batch); the applied
+ * gradient is the mean over the n micro-batches. n <= 1 turns it off (pending sums are applied). */
+tod_status tod_model_set_virtual_batch(tod_model *m, int n);
+/* Learning rate of every optimizer (MindSpore Lite's SetLearningRate: the lr tensor keeps its
+ * stored value). */
+tod_status tod_model_set_lr(tod_model *m, float lr);
+float tod_model_get_lr(const tod_model *m);
+
+typedef enum { TOD_LR_CONSTANT = 0, TOD_LR_STEP, TOD_LR_EXPONENTIAL, TOD_LR_COSINE } tod_lr_kind;
+typedef struct {
+  tod_lr_kind kind;
+  float base_lr;
+  int step_size;   /* STEP: multiply by gamma every step_size epochs */
+  float gamma;     /* STEP, EXPONENTIAL (per epoch) */
+  int total_epochs; /* COSINE: lr = min_lr + (base-min)(1+cos(pi*e/total))/2 */
+  float min_lr;
+} tod_lr_schedule;
+/* The learning rate a schedule gives at epoch e (0-based). */
+float tod_lr_at(const tod_lr_schedule *s, int epoch);
+
+/* Index of the labels input (the input the loss reads that the inference part does not), or
+ * -1 when there is none. */
+int tod_model_label_input(const tod_model *m);
+
+/* Writes the model with its current weights: the whole training graph (inference_only = 0), or
+ * only the inference part with BatchNorm folded (inference_only = 1). Atomic. */
+tod_status tod_model_export(tod_model *m, const char *path, int inference_only);
+
 #ifdef __cplusplus
 }
 #endif

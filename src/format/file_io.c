@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-tod_status tod_map_file(const char *path, tod_mapped_file *out, char *err, size_t errlen) {
+static tod_status map_file(const char *path, int prot, tod_mapped_file *out, char *err, size_t errlen) {
   out->data = NULL;
   out->size = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -28,7 +28,7 @@ tod_status tod_map_file(const char *path, tod_mapped_file *out, char *err, size_
     close(fd);
     return TOD_OK;
   }
-  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void *p = mmap(NULL, (size_t)st.st_size, prot, MAP_PRIVATE, fd, 0);
   close(fd);
   if (p == MAP_FAILED) {
     snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
@@ -37,6 +37,14 @@ tod_status tod_map_file(const char *path, tod_mapped_file *out, char *err, size_
   out->data = p;
   out->size = (size_t)st.st_size;
   return TOD_OK;
+}
+
+tod_status tod_map_file(const char *path, tod_mapped_file *out, char *err, size_t errlen) {
+  return map_file(path, PROT_READ, out, err, errlen);
+}
+
+tod_status tod_map_file_private(const char *path, tod_mapped_file *out, char *err, size_t errlen) {
+  return map_file(path, PROT_READ | PROT_WRITE, out, err, errlen);
 }
 
 void tod_unmap_file(tod_mapped_file *m) {

@@ -15,6 +15,9 @@ typedef struct {
 /* Maps a whole file read-only. TOD_GRAPH_FILE_ERR (with a message) when it cannot be opened
  * or is not a regular file. Unmap with tod_unmap_file. */
 tod_status tod_map_file(const char *path, tod_mapped_file *out, char *err, size_t errlen);
+/* Maps a whole file copy-on-write: writes change this process's pages, never the file. A
+ * training session updates weights in place this way without copying them at load. */
+tod_status tod_map_file_private(const char *path, tod_mapped_file *out, char *err, size_t errlen);
 void tod_unmap_file(tod_mapped_file *m);
 
 /* Writes data to path crash-safely: a temporary file in the same directory, fsync, rename.

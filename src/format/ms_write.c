@@ -48,7 +48,7 @@ static fb_off index_vec(fb_builder *b, const int *idx, int n, uint32_t *scratch)
 static fb_off write_tensor(fb_builder *b, const ir_tensor *t, int idx, char *err, size_t errlen,
                            tod_status *st) {
   fb_off data = 0, dims = 0, qp = 0, clusters = 0, name;
-  if (t->kind == IR_TENSOR_CONST) {
+  if (t->kind == IR_TENSOR_CONST || t->kind == IR_TENSOR_PARAM) {
     if (!t->data && t->nbytes) {
       *st = fail(err, errlen, TOD_NULL_PTR, "tensor %d (%s): constant without data", idx, t->name);
       return 0;

@@ -14,7 +14,7 @@
 #include "format/file_io.h"
 #include "import/onnx_internal.h"
 
-#define ONNX_MIN_OPSET 7
+#define ONNX_MIN_OPSET 1
 #define ONNX_MAX_OPSET 17
 
 /* --- messages ---------------------------------------------------------------------------- */

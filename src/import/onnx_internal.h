@@ -163,5 +163,10 @@ int onnx_dtype_to_ir(int64_t onnx_type);
 
 /* onnx_ops.c: translates one node (not Constant/Identity/Dropout, handled by onnx.c). */
 tod_status onnx_translate_node(onnx_ctx *c, onnx_node *n);
+/* onnx_ops_ext.c: more operators (TOD_NOT_FIND_OP when op_type is not one of them), the general
+ * HardSigmoid, and the pre-opset-7 broadcast attribute (rewrites n->in[1]). */
+tod_status onnx_translate_ext(onnx_ctx *c, onnx_node *n);
+tod_status onnx_hardsigmoid_general(onnx_ctx *c, onnx_node *n);
+tod_status onnx_legacy_broadcast(onnx_ctx *c, onnx_node *n);
 
 #endif

@@ -105,6 +105,7 @@ static tod_status binary_attrs(onnx_ctx *c, ir_node *nd, int op) {
 
 static tod_status binary(onnx_ctx *c, onnx_node *n, int op) {
   ir_node *nd = NULL;
+  TRY(onnx_legacy_broadcast(c, n));
   TRY(simple(c, n, op, 2, &nd));
   return binary_attrs(c, nd, op);
 }
@@ -469,11 +470,11 @@ static tod_status transpose(onnx_ctx *c, onnx_node *n) {
 }
 
 static tod_status concat(onnx_ctx *c, onnx_node *n) {
-  if (!onnx_attr_get(n, "axis")) return onnx_bad(c, n, "has no axis");
+  if (!onnx_attr_get(n, "axis") && c->opset >= 4) return onnx_bad(c, n, "has no axis");
   if (n->n_in < 1) return onnx_bad(c, n, "has no inputs");
   ir_node *nd = NULL;
   TRY(simple(c, n, IR_OP_Concat, n->n_in, &nd));
-  return seti(c, nd, "axis", onnx_attr_i(n, "axis", 0));
+  return seti(c, nd, "axis", onnx_attr_i(n, "axis", 1));
 }
 
 /* Axes/split values from an attribute (before opset `since`) or a constant input. Returns 1 and
@@ -886,8 +887,7 @@ typedef struct {
 static tod_status hardsigmoid(onnx_ctx *c, onnx_node *n) {
   float alpha = onnx_attr_f(n, "alpha", 0.2f), beta = onnx_attr_f(n, "beta", 0.5f);
   /* Only the relu6(x+3)/6 form MindSpore's HSIGMOID computes. */
-  if (fabsf(alpha - 1.f / 6.f) > 1e-6f || beta != 0.5f)
-    return onnx_unsupported(c, n, "with alpha %g beta %g (only 1/6, 0.5 is)", alpha, beta);
+  if (fabsf(alpha - 1.f / 6.f) > 1e-6f || beta != 0.5f) return onnx_hardsigmoid_general(c, n);
   return activation(c, n, IR_ACT_HSIGMOID, 0, 0);
 }
 
@@ -1013,6 +1013,8 @@ tod_status onnx_translate_node(onnx_ctx *c, onnx_node *n) {
       case K_FN: return e->fn(c, n);
     }
   }
+  tod_status ext = onnx_translate_ext(c, n);
+  if (ext != TOD_NOT_FIND_OP) return ext;
   return onnx_fail(c, TOD_NOT_SUPPORT, "%s node '%s': operator %s is not supported", n->op_type,
                    n->name, n->op_type);
 }

@@ -191,6 +191,71 @@ void ir_tensor_set_data_owned(ir_tensor *t, void *buf, size_t nbytes) {
   t->kind = IR_TENSOR_CONST;
 }
 
+tod_status ir_graph_clone(const ir_graph *src, ir_graph *dst) {
+  ir_graph_init(dst);
+  dst->name = dup_str(src->name);
+  dst->version = dup_str(src->version);
+  dst->fmk_type = src->fmk_type;
+  if (!dst->name || !dst->version) goto oom;
+  for (int i = 0; i < src->n_tensors; i++) {
+    const ir_tensor *s = &src->tensors[i];
+    int t = ir_add_tensor(dst, s->name);
+    if (t < 0) goto oom;
+    ir_tensor *d = &dst->tensors[t];
+    d->dtype = s->dtype;
+    d->ndim = s->ndim;
+    memcpy(d->dims, s->dims, sizeof d->dims);
+    d->format = s->format;
+    d->kind = s->kind;
+    d->compress_type = s->compress_type;
+    if (s->data || s->nbytes) {
+      ir_tensor_kind kind = s->kind;
+      if (ir_tensor_set_data_copy(d, s->data, s->nbytes) != TOD_OK) goto oom;
+      d->kind = kind;
+    }
+    if (s->n_quant) {
+      d->quant = malloc(sizeof(ir_quant_param) * (size_t)s->n_quant);
+      if (!d->quant) goto oom;
+      memcpy(d->quant, s->quant, sizeof(ir_quant_param) * (size_t)s->n_quant);
+      d->n_quant = s->n_quant;
+    }
+    if (s->n_clusters) {
+      d->clusters = malloc(sizeof(float) * (size_t)s->n_clusters);
+      if (!d->clusters) goto oom;
+      memcpy(d->clusters, s->clusters, sizeof(float) * (size_t)s->n_clusters);
+      d->n_clusters = s->n_clusters;
+    }
+  }
+  for (int i = 0; i < src->n_nodes; i++) {
+    const ir_node *s = &src->nodes[i];
+    int k = ir_add_node(dst, s->op, s->name, s->in, s->n_in, s->out, s->n_out);
+    if (k < 0) goto oom;
+    ir_node *d = &dst->nodes[k];
+    d->quant_type = s->quant_type;
+    for (int a = 0; a < s->n_attrs; a++) {
+      const ir_attr *at = &s->attrs[a];
+      tod_status st = TOD_OK;
+      switch (at->type) {
+        case IR_ATTR_INT: st = ir_attr_set_int(d, at->key, at->i); break;
+        case IR_ATTR_FLOAT: st = ir_attr_set_float(d, at->key, at->f); break;
+        case IR_ATTR_INTS: st = ir_attr_set_ints(d, at->key, at->ints, at->n); break;
+        case IR_ATTR_FLOATS: st = ir_attr_set_floats(d, at->key, at->floats, at->n); break;
+        case IR_ATTR_STRING: st = ir_attr_set_string(d, at->key, at->s); break;
+        case IR_ATTR_INTS2D: st = ir_attr_set_ints2d(d, at->key, at->ints, at->n, at->cols); break;
+      }
+      if (st != TOD_OK) goto oom;
+    }
+  }
+  for (int i = 0; i < src->n_inputs; i++)
+    if (ir_add_input(dst, src->inputs[i]) != TOD_OK) goto oom;
+  for (int i = 0; i < src->n_outputs; i++)
+    if (ir_add_output(dst, src->outputs[i]) != TOD_OK) goto oom;
+  return TOD_OK;
+oom:
+  ir_graph_free(dst);
+  return TOD_MEMORY_FAILED;
+}
+
 /* --- attributes ---------------------------------------------------------------------------- */
 
 static ir_attr *attr_slot(ir_node *n, const char *key) {

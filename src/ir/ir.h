@@ -76,7 +76,11 @@ enum { IR_NODETYPE_VALUE = 0, IR_NODETYPE_CNODE = 2 };
 typedef enum {
   IR_TENSOR_ACT = 0,   /* produced by a node (or unused) */
   IR_TENSOR_INPUT = 1, /* graph input, fed by the user */
-  IR_TENSOR_CONST = 2  /* constant with data (weights, shapes, hyper-parameters) */
+  IR_TENSOR_CONST = 2, /* constant with data (weights, shapes, hyper-parameters) */
+  /* Parameter: data a training session updates in place (trainable weights, optimizer state,
+   * BatchNorm running statistics). Stored like a constant (nodeType 0 with data); kernels must
+   * read it from their input view at run time and never pack it at create time. */
+  IR_TENSOR_PARAM = 3
 } ir_tensor_kind;
 
 /* Weight-quantization parameters of one channel (model.fbs QuantParam). */
@@ -168,6 +172,10 @@ typedef struct ir_graph {
 void ir_graph_init(ir_graph *g);
 /* Frees everything the graph owns (names, owned data, attrs); borrowed data is untouched. */
 void ir_graph_free(ir_graph *g);
+
+/* Deep copy: names, attributes, quantization and constant data are copied into dst (owned), so
+ * dst does not depend on src's storage. */
+tod_status ir_graph_clone(const ir_graph *src, ir_graph *dst);
 
 /* Adds a tensor (name copied) and returns its index, or -1 on allocation failure. The new
  * tensor has kind ACT, dtype FLOAT32, unknown rank (-1), format NCHW and no data. */

@@ -36,6 +36,11 @@ struct kernel {
   const kernel_ops *ops;
   const ir_node *node;
   void *state;
+  /* Training mode, set by the session before run (MindSpore Lite's kernel train mode):
+   * FusedBatchNorm uses batch statistics, Dropout drops. 0 = eval/inference. */
+  int train;
+  /* Seed for kernels that draw random numbers (Dropout), set by the session. */
+  uint64_t seed;
   char err[256]; /* message for the last failure */
 };
 

@@ -14,33 +14,19 @@
 #include "runtime/cpu_features.h"
 #include "runtime/kernel.h"
 #include "runtime/planner.h"
+#include "runtime/session_internal.h"
 #include "runtime/threadpool.h"
 #include "tod/tod.h"
 
-struct tod_model {
-  tod_mapped_file file;
-  ir_graph g;
-  tod_threadpool *tp;
-  int num_threads;
-  kernel *kernels;   /* one per node, in node order (topological) */
-  tod_view *views;   /* one per tensor */
-  void **eager;      /* per tensor: owned buffer of a value computed at resize, or NULL */
-  char *skip;        /* per node: outputs computed at resize, nothing to do at run */
-  uint8_t *arena;
-  size_t arena_size;
-  void *scratch;
-  size_t scratch_size;
-  int ran_ok;
-  char err[512];
-};
-
-static tod_status fail(tod_model *m, tod_status st, const char *fmt, ...) {
+tod_status session_fail(tod_model *m, tod_status st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(m->err, sizeof m->err, fmt, ap);
   va_end(ap);
   return st;
 }
+
+#define fail session_fail
 
 static void *aligned_alloc64(size_t n) {
   void *p = NULL;
@@ -50,7 +36,7 @@ static void *aligned_alloc64(size_t n) {
   return p;
 }
 
-static size_t view_bytes(const tod_view *v) {
+size_t session_view_bytes(const tod_view *v) {
   if (v->ndim < 0) return 0;
   size_t n = ir_dtype_size(v->dtype);
   for (int i = 0; i < v->ndim; i++) {
@@ -82,6 +68,7 @@ void tod_model_free(tod_model *m) {
   free(m->arena);
   free(m->scratch);
   tod_threadpool_free(m->tp);
+  train_free(m);
   ir_graph_free(&m->g);
   tod_unmap_file(&m->file);
   free(m);
@@ -106,18 +93,17 @@ static void gather_inputs(const tod_model *m, const ir_node *n, tod_view *in) {
 static tod_status prepare(tod_model *m) {
   ir_graph *g = &m->g;
   free_eager(m);
-  m->ran_ok = 0;
   /* Reset activation views; constants and inputs keep theirs. */
   for (int i = 0; i < g->n_tensors; i++) {
     ir_tensor *t = &g->tensors[i];
-    if (t->kind == IR_TENSOR_CONST) {
+    if (t->kind == IR_TENSOR_CONST || t->kind == IR_TENSOR_PARAM) {
       m->views[i].dtype = t->dtype;
       m->views[i].ndim = t->ndim < 0 ? 0 : t->ndim;
       for (int d = 0; d < m->views[i].ndim; d++) m->views[i].dims[d] = t->dims[d];
       m->views[i].data = (void *)t->data;
-      if (view_bytes(&m->views[i]) > t->nbytes)
+      if (session_view_bytes(&m->views[i]) > t->nbytes)
         return fail(m, TOD_GRAPH_FILE_ERR, "constant tensor %d (%s) holds %zu bytes, its shape needs %zu",
-                    i, t->name, t->nbytes, view_bytes(&m->views[i]));
+                    i, t->name, t->nbytes, session_view_bytes(&m->views[i]));
     } else if (t->kind == IR_TENSOR_ACT) {
       m->views[i].ndim = -1;
       m->views[i].data = NULL;
@@ -152,7 +138,7 @@ static tod_status prepare(tod_model *m) {
     if (ir_is_shape_computation(n, in, n->n_in, out, n->n_out)) {
       /* Compute now: later shape inference (Reshape, Range, ...) needs the values. */
       for (int j = 0; j < n->n_out; j++) {
-        size_t b = view_bytes(&m->views[n->out[j]]);
+        size_t b = session_view_bytes(&m->views[n->out[j]]);
         m->eager[n->out[j]] = aligned_alloc64(b);
         if (!m->eager[n->out[j]]) return fail(m, TOD_MEMORY_FAILED, "out of memory");
         m->views[n->out[j]].data = m->eager[n->out[j]];
@@ -203,8 +189,8 @@ static tod_status prepare(tod_model *m) {
   for (int i = 0; i < g->n_outputs; i++) items[g->outputs[i]].last = nn;
   for (int t = 0; t < nt; t++) {
     ir_tensor *tt = &g->tensors[t];
-    if (tt->kind == IR_TENSOR_CONST || m->eager[t] || items[t].last < 0) continue;
-    items[t].size = view_bytes(&m->views[t]);
+    if (tt->kind == IR_TENSOR_CONST || tt->kind == IR_TENSOR_PARAM || m->eager[t] || items[t].last < 0) continue;
+    items[t].size = session_view_bytes(&m->views[t]);
     if (items[t].size == 0 && m->views[t].ndim >= 0) items[t].size = 1; /* empty tensors */
   }
   size_t total = 0;
@@ -267,6 +253,20 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
   ir_graph_init(&m->g);
   tod_status st = tod_map_file(path, &m->file, m->err, sizeof m->err);
   if (st == TOD_OK) st = ms_read(m->file.data, m->file.size, &m->g, m->err, sizeof m->err);
+  if (st == TOD_OK) {
+    /* A training model updates weights in place: map it again copy-on-write. */
+    int has_opt = 0;
+    for (int i = 0; i < m->g.n_nodes; i++) {
+      int op = m->g.nodes[i].op;
+      if (op == IR_OP_Adam || op == IR_OP_SGD || op == IR_OP_ApplyMomentum) has_opt = 1;
+    }
+    if (has_opt) {
+      ir_graph_free(&m->g);
+      tod_unmap_file(&m->file);
+      st = tod_map_file_private(path, &m->file, m->err, sizeof m->err);
+      if (st == TOD_OK) st = ms_read(m->file.data, m->file.size, &m->g, m->err, sizeof m->err);
+    }
+  }
   if (st == TOD_OK) st = ir_validate(&m->g, m->err, sizeof m->err);
   if (st == TOD_OK) st = ir_toposort(&m->g, m->err, sizeof m->err);
   if (st == TOD_OK) {
@@ -277,6 +277,8 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
     m->kernels = calloc((size_t)(nn ? nn : 1), sizeof *m->kernels);
     if (!m->views || !m->eager || !m->skip || !m->kernels) st = fail(m, TOD_MEMORY_FAILED, "out of memory");
   }
+  /* Roles and parameters before kernels exist: kernels must not pack weights that train. */
+  if (st == TOD_OK) st = train_setup_roles(m);
   if (st == TOD_OK) {
     m->num_threads = opts && opts->num_threads > 0 ? opts->num_threads : 0;
     st = tod_threadpool_create(m->num_threads, &m->tp);
@@ -319,7 +321,7 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
 }
 
 int tod_model_num_inputs(const tod_model *m) { return m->g.n_inputs; }
-int tod_model_num_outputs(const tod_model *m) { return m->g.n_outputs; }
+int tod_model_num_outputs(const tod_model *m) { return train_num_outputs(m); }
 
 static void fill_info(const tod_model *m, int t, tod_tensor_info *info) {
   const tod_view *v = &m->views[t];
@@ -336,8 +338,8 @@ tod_status tod_model_input_info(const tod_model *m, int i, tod_tensor_info *info
 }
 
 tod_status tod_model_output_info(const tod_model *m, int i, tod_tensor_info *info) {
-  if (i < 0 || i >= m->g.n_outputs) return TOD_OUT_OF_TENSOR_RANGE;
-  fill_info(m, m->g.outputs[i], info);
+  if (i < 0 || i >= train_num_outputs(m)) return TOD_OUT_OF_TENSOR_RANGE;
+  fill_info(m, train_output_tensor(m, i), info);
   return TOD_OK;
 }
 
@@ -360,7 +362,7 @@ tod_status tod_model_resize(tod_model *m, const int *ndims, const int64_t *const
 tod_status tod_model_set_input(tod_model *m, int i, const void *data, size_t nbytes) {
   if (i < 0 || i >= m->g.n_inputs) return fail(m, TOD_OUT_OF_TENSOR_RANGE, "no input %d", i);
   tod_view *v = &m->views[m->g.inputs[i]];
-  size_t need = view_bytes(v);
+  size_t need = session_view_bytes(v);
   if (nbytes != need)
     return fail(m, TOD_INPUT_TENSOR_ERROR, "input %d (%s) needs %zu bytes, got %zu", i,
                 m->g.tensors[m->g.inputs[i]].name, need, nbytes);
@@ -368,30 +370,36 @@ tod_status tod_model_set_input(tod_model *m, int i, const void *data, size_t nby
   return TOD_OK;
 }
 
-tod_status tod_model_run(tod_model *m) {
+tod_status session_run_node(tod_model *m, int i) {
   tod_view in[64], out[64];
+  const ir_node *n = &m->g.nodes[i];
+  kernel *k = &m->kernels[i];
+  gather_inputs(m, n, in);
+  for (int j = 0; j < n->n_out; j++) out[j] = m->views[n->out[j]];
+  k->train = m->train;
+  tod_status st = k->ops->run(k, in, n->n_in, out, n->n_out, m->scratch, m->tp);
+  if (st != TOD_OK)
+    return fail(m, st, "node %s (%s) failed: %s", n->name, ir_op_name(n->op), k->err);
+  return TOD_OK;
+}
+
+/* Inference (or eval mode of a training model): the inference part only. In train mode this is
+ * a forward pass with batch statistics and no updates (use tod_model_train_step to learn). */
+tod_status tod_model_run(tod_model *m) {
   for (int i = 0; i < m->g.n_nodes; i++) {
     if (m->skip[i]) continue;
-    const ir_node *n = &m->g.nodes[i];
-    kernel *k = &m->kernels[i];
-    gather_inputs(m, n, in);
-    for (int j = 0; j < n->n_out; j++) out[j] = m->views[n->out[j]];
-    tod_status st = k->ops->run(k, in, n->n_in, out, n->n_out, m->scratch, m->tp);
-    if (st != TOD_OK) {
-      m->ran_ok = 0;
-      return fail(m, st == TOD_OK ? TOD_OP_EXECUTE_FAILURE : st, "node %s (%s) failed: %s", n->name,
-                  ir_op_name(n->op), k->err);
-    }
+    if (m->trainable && !m->in_infer[i]) continue;
+    tod_status st = session_run_node(m, i);
+    if (st != TOD_OK) return st;
   }
-  m->ran_ok = 1;
   return TOD_OK;
 }
 
 tod_status tod_model_output(const tod_model *m, int i, const void **data, size_t *nbytes) {
-  if (i < 0 || i >= m->g.n_outputs) return TOD_OUT_OF_TENSOR_RANGE;
-  const tod_view *v = &m->views[m->g.outputs[i]];
+  if (i < 0 || i >= train_num_outputs(m)) return TOD_OUT_OF_TENSOR_RANGE;
+  const tod_view *v = &m->views[train_output_tensor(m, i)];
   *data = v->data;
-  *nbytes = view_bytes(v);
+  *nbytes = session_view_bytes(v);
   return TOD_OK;
 }
 
@@ -400,7 +408,7 @@ tod_status tod_model_stats_get(const tod_model *m, tod_model_stats *s) {
   s->num_nodes = m->g.n_nodes;
   s->num_tensors = m->g.n_tensors;
   for (int i = 0; i < m->g.n_tensors; i++)
-    if (m->g.tensors[i].kind == IR_TENSOR_CONST) s->weight_bytes += m->g.tensors[i].nbytes;
+    if (m->g.tensors[i].kind == IR_TENSOR_CONST || m->g.tensors[i].kind == IR_TENSOR_PARAM) s->weight_bytes += m->g.tensors[i].nbytes;
   s->arena_bytes = m->arena_size;
   s->num_threads = m->num_threads;
   s->isa = tod_isa_name(tod_cpu_isa());

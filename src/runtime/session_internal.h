@@ -1,0 +1,58 @@
+/* The model session's state, shared by session.c (load, resize, run), train.c (training steps,
+ * learning rate, virtual batch) and export.c. Not part of the public API. */
+#ifndef TOD_RUNTIME_SESSION_INTERNAL_H
+#define TOD_RUNTIME_SESSION_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "format/file_io.h"
+#include "ir/ir.h"
+#include "runtime/kernel.h"
+#include "runtime/threadpool.h"
+#include "tod/tod.h"
+
+/* Node roles, decided as MindSpore Lite's TrainSession does (docs/training.md). */
+enum { ROLE_FWD = 0, ROLE_LOSS = 1, ROLE_GRAD = 2, ROLE_OPT = 3, ROLE_ASSIGN = 4 };
+
+struct tod_model {
+  tod_mapped_file file;
+  ir_graph g;
+  tod_threadpool *tp;
+  int num_threads;
+  kernel *kernels; /* one per node, in node order (topological) */
+  tod_view *views; /* one per tensor */
+  void **eager;    /* per tensor: owned buffer of a value computed at resize, or NULL */
+  char *skip;      /* per node: outputs computed at resize, nothing to do at run */
+  uint8_t *arena;
+  size_t arena_size;
+  void *scratch;
+  size_t scratch_size;
+  char err[512];
+  /* training */
+  int trainable;   /* has optimizer nodes */
+  int train;       /* current mode */
+  char *role;      /* per node */
+  char *in_infer;  /* per node: part of the inference (eval) subgraph */
+  int *eval_out;   /* eval outputs (tensor indices) */
+  int n_eval_out;
+  int label_input; /* index into g.inputs, or -1 */
+  int vbatch;      /* virtual batch size (>= 1) */
+  int vstep;       /* micro-steps accumulated so far */
+  float **grad_acc; /* per optimizer node: accumulated gradient, or NULL */
+  uint64_t seed;
+};
+
+tod_status session_fail(tod_model *m, tod_status st, const char *fmt, ...);
+/* Runs node i with the current views. */
+tod_status session_run_node(tod_model *m, int i);
+/* Byte size of a view (0 when unknown). */
+size_t session_view_bytes(const tod_view *v);
+
+/* train.c: decides roles, marks parameters, eval outputs; called at load before kernels exist. */
+tod_status train_setup_roles(tod_model *m);
+void train_free(tod_model *m);
+/* The outputs of the current mode. */
+int train_num_outputs(const tod_model *m);
+int train_output_tensor(const tod_model *m, int i);
+
+#endif
