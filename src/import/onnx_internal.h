@@ -168,5 +168,6 @@ tod_status onnx_translate_node(onnx_ctx *c, onnx_node *n);
 tod_status onnx_translate_ext(onnx_ctx *c, onnx_node *n);
 tod_status onnx_hardsigmoid_general(onnx_ctx *c, onnx_node *n);
 tod_status onnx_legacy_broadcast(onnx_ctx *c, onnx_node *n);
+tod_status onnx_shape_slice(onnx_ctx *c, onnx_node *n); /* Shape with start/end */
 
 #endif

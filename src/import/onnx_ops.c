@@ -573,7 +573,7 @@ static tod_status emit_cast(onnx_ctx *c, const onnx_node *n, const char *suffix,
 static tod_status shape(onnx_ctx *c, onnx_node *n) {
   TRY(need(c, n, 1));
   const onnx_attr *s = onnx_attr_get(n, "start"), *e = onnx_attr_get(n, "end");
-  if ((s && s->i != 0) || e) return onnx_unsupported(c, n, "with start/end");
+  if ((s && s->i != 0) || e) return onnx_shape_slice(c, n);
   /* MindSpore's Shape yields int32; ONNX consumers expect int64, hence the Cast. */
   int s32, out;
   TRY(onnx_tmp(c, n, "shape_i32", &s32));
@@ -618,8 +618,17 @@ static tod_status slice(onnx_ctx *c, onnx_node *n) {
     goto out;
   }
   if (rank < 0) {
-    s = onnx_unsupported(c, n, "on an input of unknown rank");
-    goto out;
+    /* Unknown rank: begin/end/strides up to the largest (non-negative) axis suffice, as
+     * StridedSlice takes the remaining axes whole. */
+    rank = 0;
+    for (int i = 0; i < nst; i++) {
+      int64_t a = p3 ? ax[i] : i;
+      if (a < 0 || a >= IR_MAX_DIMS) {
+        s = onnx_unsupported(c, n, "with axis %lld on an input of unknown rank", (long long)a);
+        goto out;
+      }
+      if (a + 1 > rank) rank = (int)a + 1;
+    }
   }
   for (int i = 0; i < rank; i++) {
     b[i] = 0;

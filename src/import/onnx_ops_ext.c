@@ -238,23 +238,48 @@ static tod_status mod(onnx_ctx *c, onnx_node *n) {
 
 static tod_status argminmax(onnx_ctx *c, onnx_node *n, int op) {
   TRY(need(c, n, 1));
-  if (onnx_attr_i(n, "select_last_index", 0))
-    return onnx_unsupported(c, n, "with select_last_index=1");
+  int last = onnx_attr_i(n, "select_last_index", 0) != 0;
+  int64_t axis = onnx_attr_i(n, "axis", 0), dim = -1;
+  int x = n->in[0];
+  if (last) {
+    /* The last extreme index is dim-1 minus the first one in the reversed input. */
+    const ir_tensor *xt = &c->g->tensors[x];
+    int a = (int)(axis < 0 ? axis + xt->ndim : axis);
+    if (xt->ndim < 0 || a < 0 || a >= xt->ndim || xt->dims[a] < 0)
+      return onnx_unsupported(c, n, "with select_last_index=1 on an input of unknown shape");
+    dim = xt->dims[a];
+    int64_t av = a;
+    int rv;
+    ir_node *rn = NULL;
+    TRY(step(c, n, "reversed", IR_OP_ReverseV2, &x, 1, &rv, &rn));
+    TRY(setis(c, rn, "axis", &av, 1));
+    c->g->tensors[rv].dtype = xt->dtype;
+    x = rv;
+  }
   int i32, out;
   ir_node *nd = NULL;
   TRY(onnx_tmp(c, n, "index_i32", &i32));
   c->g->tensors[i32].dtype = IR_DT_INT32;
-  TRY(onnx_emit(c, op, n->name, &n->in[0], 1, &i32, 1, &nd));
-  TRY(seti(c, nd, "axis", onnx_attr_i(n, "axis", 0)));
+  TRY(onnx_emit(c, op, n->name, &x, 1, &i32, 1, &nd));
+  TRY(seti(c, nd, "axis", axis));
   TRY(seti(c, nd, "top_k", 1));
   TRY(seti(c, nd, "keep_dims", onnx_attr_i(n, "keepdims", 1) != 0));
   TRY(seti(c, nd, "out_max_value", 0));
-  TRY(dst(c, n, NULL, &out));
   int32_t to = IR_DT_INT64;
-  int tt;
+  int tt, i64;
   TRY(onnx_const_i32(c, n, "to", &to, 1, 0, &tt));
   int in[2] = {i32, tt};
-  TRY(emit(c, n, "to_int64", IR_OP_Cast, in, 2, &out, 1, NULL));
+  if (!last) {
+    TRY(dst(c, n, NULL, &out));
+    TRY(emit(c, n, "to_int64", IR_OP_Cast, in, 2, &out, 1, NULL));
+    c->g->tensors[out].dtype = IR_DT_INT64;
+    return TOD_OK;
+  }
+  TRY(step(c, n, "to_int64", IR_OP_Cast, in, 2, &i64, NULL));
+  c->g->tensors[i64].dtype = IR_DT_INT64;
+  int top;
+  TRY(scalar_i(c, n, "last", dim - 1, IR_DT_INT64, &top));
+  TRY(binop(c, n, NULL, IR_OP_SubFusion, top, i64, &out));
   c->g->tensors[out].dtype = IR_DT_INT64;
   return TOD_OK;
 }
@@ -298,7 +323,6 @@ static tod_status gather_elements(onnx_ctx *c, onnx_node *n) {
 
 static tod_status layernorm(onnx_ctx *c, onnx_node *n) {
   TRY(need(c, n, 2));
-  if (has_out(n, 1) || has_out(n, 2)) return onnx_unsupported(c, n, "with Mean/InvStdDev outputs");
   if (onnx_attr_i(n, "stash_type", 1) != 1) return onnx_unsupported(c, n, "with stash_type != 1");
   int64_t axis = onnx_attr_i(n, "axis", -1);
   int r = c->g->tensors[n->in[0]].ndim;
@@ -307,10 +331,14 @@ static tod_status layernorm(onnx_ctx *c, onnx_node *n) {
     axis += r;
   }
   int in[3] = {n->in[0], n->in[1], opt_in(n, 2)};
-  int out;
+  int outs[3], n_out = has_out(n, 1) || has_out(n, 2) ? 3 : 1;
   ir_node *nd = NULL;
-  TRY(onnx_out(c, n, 0, &out));
-  TRY(onnx_emit(c, IR_OP_LayerNormFusion, n->name, in, in[2] >= 0 ? 3 : 2, &out, 1, &nd));
+  TRY(onnx_out(c, n, 0, &outs[0]));
+  for (int i = 1; i < n_out; i++) {
+    if (has_out(n, i)) TRY(onnx_out(c, n, i, &outs[i]));
+    else TRY(onnx_tmp(c, n, i == 1 ? "mean" : "inv_std_dev", &outs[i]));
+  }
+  TRY(onnx_emit(c, IR_OP_LayerNormFusion, n->name, in, in[2] >= 0 ? 3 : 2, outs, n_out, &nd));
   TRY(seti(c, nd, "begin_norm_axis", axis));
   TRY(seti(c, nd, "begin_params_axis", axis));
   TRY(setf(c, nd, "epsilon", onnx_attr_f(n, "epsilon", 1e-5f)));
@@ -441,6 +469,109 @@ static tod_status sce(onnx_ctx *c, onnx_node *n) {
   return nll(c, n, logp, n->in[1], opt_in(n, 2));
 }
 
+/* --- more reductions, shape slices, simple mappings ---------------------------------------- */
+
+/* ReduceLogSum = Log(ReduceSum), ReduceLogSumExp = Log(ReduceSum(Exp)); axes as attribute
+ * (before opset 18) or constant input. */
+static tod_status reduce_log(onnx_ctx *c, onnx_node *n) {
+  TRY(need(c, n, 1));
+  TRY(need_f32(c, n, n->in[0]));
+  int lse = strcmp(n->op_type, "ReduceLogSumExp") == 0;
+  int64_t *ax = NULL, cnt = 0;
+  if (c->opset < 18) {
+    const int64_t *a;
+    int k = onnx_attr_ints(n, "axes", &a);
+    if (k > 0) {
+      ax = malloc(sizeof(int64_t) * (size_t)k);
+      if (!ax) return oom(c);
+      memcpy(ax, a, sizeof(int64_t) * (size_t)k);
+      cnt = k;
+    }
+  } else if (opt_in(n, 1) >= 0) {
+    int r = onnx_const_ints(c, n->in[1], &ax, &cnt);
+    if (r < 0) return oom(c);
+    if (r == 0) return onnx_unsupported(c, n, "with a non-constant axes input");
+  }
+  if (!cnt && onnx_attr_i(n, "noop_with_empty_axes", 0)) {
+    free(ax);
+    return onnx_unsupported(c, n, "with noop_with_empty_axes and no axes");
+  }
+  int32_t a32[IR_MAX_DIMS];
+  tod_status st = cnt > IR_MAX_DIMS ? onnx_bad(c, n, "has %lld axes", (long long)cnt) : TOD_OK;
+  for (int64_t i = 0; st == TOD_OK && i < cnt; i++) a32[i] = (int32_t)ax[i];
+  free(ax);
+  TRY(st);
+  int at, x = n->in[0], sum, out;
+  TRY(onnx_const_i32(c, n, "axes", a32, (int)cnt, 1, &at));
+  if (lse) {
+    ir_node *en = NULL;
+    TRY(step(c, n, "exp", IR_OP_ExpFusion, &x, 1, &x, &en));
+    TRY(setf(c, en, "base", -1.0));
+    TRY(setf(c, en, "scale", 1.0));
+    TRY(setf(c, en, "shift", 0.0));
+  }
+  int in[2] = {x, at};
+  ir_node *nd = NULL;
+  TRY(step(c, n, "sum", IR_OP_ReduceFusion, in, 2, &sum, &nd));
+  TRY(seti(c, nd, "keep_dims", onnx_attr_i(n, "keepdims", 1) != 0));
+  TRY(seti(c, nd, "mode", 4));
+  TRY(seti(c, nd, "reduce_to_end", 0));
+  TRY(setf(c, nd, "coeff", 1.0));
+  return step(c, n, NULL, IR_OP_Log, &sum, 1, &out, NULL);
+}
+
+/* Shape with start/end: Shape, then a StridedSlice of the int32 shape, then Cast to int64. */
+tod_status onnx_shape_slice(onnx_ctx *c, onnx_node *n) {
+  TRY(need(c, n, 1));
+  const onnx_attr *e = onnx_attr_get(n, "end");
+  int32_t b = (int32_t)onnx_attr_i(n, "start", 0), en = e ? (int32_t)e->i : INT32_MAX, one = 1;
+  int s32, sl, bt, et, kt, out;
+  TRY(onnx_tmp(c, n, "shape_i32", &s32));
+  c->g->tensors[s32].dtype = IR_DT_INT32;
+  TRY(onnx_emit(c, IR_OP_Shape, n->name, n->in, 1, &s32, 1, NULL));
+  TRY(onnx_const_i32(c, n, "begin", &b, 1, 1, &bt));
+  TRY(onnx_const_i32(c, n, "end", &en, 1, 1, &et));
+  TRY(onnx_const_i32(c, n, "strides", &one, 1, 1, &kt));
+  int in[4] = {s32, bt, et, kt};
+  ir_node *nd = NULL;
+  TRY(step(c, n, "slice", IR_OP_StridedSlice, in, 4, &sl, &nd));
+  c->g->tensors[sl].dtype = IR_DT_INT32;
+  static const char *masks[] = {"begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"};
+  for (int i = 0; i < 5; i++) TRY(seti(c, nd, masks[i], 0));
+  int32_t to = IR_DT_INT64;
+  int tt;
+  TRY(onnx_const_i32(c, n, "to", &to, 1, 0, &tt));
+  int cin[2] = {sl, tt};
+  TRY(dst(c, n, NULL, &out));
+  TRY(emit(c, n, "to_int64", IR_OP_Cast, cin, 2, &out, 1, NULL));
+  c->g->tensors[out].dtype = IR_DT_INT64;
+  return TOD_OK;
+}
+
+static tod_status round_op(onnx_ctx *c, onnx_node *n) {
+  TRY(need(c, n, 1));
+  TRY(need_f32(c, n, n->in[0]));
+  int out;
+  return step(c, n, NULL, IR_OP_Round, n->in, 1, &out, NULL);
+}
+
+static tod_status tile(onnx_ctx *c, onnx_node *n) {
+  TRY(need(c, n, 2));
+  if (c->opset < 6) return onnx_unsupported(c, n, "before opset 6 (tiles/axis inputs)");
+  int out;
+  ir_node *nd = NULL;
+  return step(c, n, NULL, IR_OP_TileFusion, n->in, 2, &out, &nd);
+}
+
+static tod_status cumsum(onnx_ctx *c, onnx_node *n) {
+  TRY(need(c, n, 2));
+  int out;
+  ir_node *nd = NULL;
+  TRY(step(c, n, NULL, IR_OP_CumSum, n->in, 2, &out, &nd));
+  TRY(seti(c, nd, "exclusive", onnx_attr_i(n, "exclusive", 0) != 0));
+  return seti(c, nd, "reverse", onnx_attr_i(n, "reverse", 0) != 0);
+}
+
 /* --- dispatch ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -466,6 +597,11 @@ static const ext_entry ext_ops[] = {
     {"Trilu", trilu},
     {"NegativeLogLikelihoodLoss", nllloss},
     {"SoftmaxCrossEntropyLoss", sce},
+    {"ReduceLogSum", reduce_log},
+    {"ReduceLogSumExp", reduce_log},
+    {"Round", round_op},
+    {"Tile", tile},
+    {"CumSum", cumsum},
 };
 
 tod_status onnx_translate_ext(onnx_ctx *c, onnx_node *n) {

@@ -30,6 +30,7 @@ void shape_copy(tod_view *out, const tod_view *in);
 /* Families; each returns TOD_NOT_FIND_OP when it does not know c->n->op. */
 tod_status shape_infer_nn(const shape_ctx *c);     /* conv, matmul, pool, norm, resize, pad, reduce */
 tod_status shape_infer_tensor(const shape_ctx *c); /* reshape, transpose, concat, slice, gather... */
+tod_status shape_infer_ext(const shape_ctx *c);    /* shape_ext.c: ONNX-coverage operators */
 tod_status shape_infer_train(const shape_ctx *c);  /* gradients, losses, optimizers (shape_train.c) */
 
 #endif

@@ -1,5 +1,6 @@
 """Helpers of the `tod serve` tests: start and stop a server on loopback, call its API with
 urllib, build tiny ONNX models with PyTorch. Imported by test_service_*.py (not a test itself)."""
+import atexit
 import json
 import os
 import shutil
@@ -49,6 +50,16 @@ def write_wrapper(path, body):
     return path
 
 
+_started = []
+
+
+@atexit.register
+def _kill_leftovers():
+    """A test that dies on an exception still stops every server it started."""
+    for s in _started:
+        s.kill()
+
+
 class Server:
     def __init__(self, data, root, workers=2, extra=(), token=None, log_name="server"):
         self.data, self.root, self.workers, self.extra = data, root, workers, list(extra)
@@ -67,6 +78,7 @@ class Server:
                "--workers", str(self.workers), *self.extra]
         self.errf = open(self.log_path, "a")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.errf, text=True, env=self.env)
+        _started.append(self)
         self.port = None
         ready = threading.Event()
 

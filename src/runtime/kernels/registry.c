@@ -78,6 +78,15 @@ extern const kernel_ops kernel_Select;
 extern const kernel_ops kernel_PadFusion;
 extern const kernel_ops kernel_ReduceFusion;
 extern const kernel_ops kernel_Resize;
+extern const kernel_ops kernel_ArgMaxFusion;
+extern const kernel_ops kernel_ArgMinFusion;
+extern const kernel_ops kernel_GatherD;
+extern const kernel_ops kernel_Size;
+extern const kernel_ops kernel_Triu;
+extern const kernel_ops kernel_Tril;
+extern const kernel_ops kernel_LayerNormFusion;
+extern const kernel_ops kernel_ReverseV2;
+extern const kernel_ops kernel_CumSum;
 
 static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_Conv2DFusion] = &kernel_Conv2DFusion,
@@ -149,6 +158,15 @@ static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_PadFusion] = &kernel_PadFusion,
     [IR_OP_ReduceFusion] = &kernel_ReduceFusion,
     [IR_OP_Resize] = &kernel_Resize,
+    [IR_OP_ArgMaxFusion] = &kernel_ArgMaxFusion,
+    [IR_OP_ArgMinFusion] = &kernel_ArgMinFusion,
+    [IR_OP_GatherD] = &kernel_GatherD,
+    [IR_OP_Size] = &kernel_Size,
+    [IR_OP_Triu] = &kernel_Triu,
+    [IR_OP_Tril] = &kernel_Tril,
+    [IR_OP_LayerNormFusion] = &kernel_LayerNormFusion,
+    [IR_OP_ReverseV2] = &kernel_ReverseV2,
+    [IR_OP_CumSum] = &kernel_CumSum,
 };
 
 const kernel_ops *kernel_lookup(int op) {

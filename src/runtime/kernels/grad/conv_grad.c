@@ -33,6 +33,7 @@ typedef struct {
   int n, ih, iw, cin, oh, ow, cout, kh, kw, ig, og, kg, pt, pl, depthwise, direct_1x1;
   const gemm_config *gemm;
   size_t rows, m_tiles, slots, slot_floats, packed_group;
+  size_t acc_off; /* filter grad: offset of the private dW inside a slot */
 } cg_state;
 
 static const gemm_minmax mm_none = {-INFINITY, INFINITY};
@@ -88,9 +89,6 @@ static tod_status cg_create(kernel *k, const ir_graph *g, const ir_node *n, int 
     return kfail(k, TOD_NOT_SUPPORT, "a fused activation on a gradient is not supported");
   return TOD_OK;
 }
-
-KCREATE_GUARDED(cgf_create_g, cgf_create_i, cg_destroy)
-static tod_status cgf_create_i(kernel *k, const ir_graph *g, const ir_node *n);
 
 /* The forward convolution's geometry: padding and output size from the input size. */
 static tod_status cg_geometry(kernel *k, cg_state *s) {
@@ -201,7 +199,8 @@ static tod_status cg_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
   s->gemm = gemm_config_get(kg);
   const size_t packed = gemm_packed_size(s->gemm, rows, kg);
   /* col [rows*kg] | packed B | dy^T [og*rows] | tmp [og*kg] | acc [cout*kg] */
-  s->slot_floats = rows * kg + packed + (size_t)s->og * rows + (size_t)s->og * kg + wsize;
+  s->acc_off = rows * kg + packed + (size_t)s->og * rows + (size_t)s->og * kg;
+  s->slot_floats = s->acc_off + wsize;
   s->slot_floats = (s->slot_floats + 15) / 16 * 16;
   *scratch = s->slots * s->slot_floats * sizeof(float);
   return TOD_OK;
@@ -246,7 +245,7 @@ static void filter_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   float *packed = col + rows_max * kg;
   float *dyt = packed + gemm_packed_size(s->gemm, rows_max, kg);
   float *tmp = dyt + og * rows_max;
-  float *acc = tmp + og * kg;
+  float *acc = c->scratch + slot * s->slot_floats + s->acc_off;
   for (size_t t = begin; t < end; t++) {
     const size_t row0 = t * rows_max, rows = m - row0 < rows_max ? m - row0 : rows_max;
     for (int g = 0; g < s->group; g++) {
@@ -324,9 +323,7 @@ static tod_status filter_run(kernel *k, const tod_view *in, int n_in, tod_view *
     gemm_run_slots(tp, s->slots, m, dw_filter_tasks, &c);
     r.src = scratch;
   } else {
-    const size_t acc_off = s->slot_floats - wsize - (s->slot_floats - (s->rows * s->kg +
-                           gemm_packed_size(s->gemm, s->rows, (size_t)s->kg) +
-                           (size_t)s->og * s->rows + (size_t)s->og * s->kg + wsize));
+    const size_t acc_off = s->acc_off;
     for (size_t sl = 0; sl < s->slots; sl++)
       memset((float *)scratch + sl * s->slot_floats + acc_off, 0, wsize * sizeof(float));
     gemm_run_slots(tp, s->slots, s->m_tiles, filter_tasks, &c);
@@ -442,6 +439,7 @@ static tod_status cgf_create_i(kernel *k, const ir_graph *g, const ir_node *n) {
 static tod_status cgi_create_i(kernel *k, const ir_graph *g, const ir_node *n) {
   return cg_create(k, g, n, 1);
 }
+KCREATE_GUARDED(cgf_create_g, cgf_create_i, cg_destroy)
 KCREATE_GUARDED(cgi_create_g, cgi_create_i, cg_destroy)
 
 const kernel_ops kernel_Conv2DBackpropFilterFusion = {
