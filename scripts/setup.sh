@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake clang python3-torch python3-torchvision python3-onnx python3-numpy
-      flatbuffers-compiler protobuf-compiler libonnx-testdata nodejs npm
+      flatbuffers-compiler protobuf-compiler libonnx-testdata
       pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev libpq-dev postgresql
       chromium fonts-wqy-zenhei)
+# Node.js: use the machine's own when it has one (Debian's nodejs/npm only as a fallback).
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,8 @@
 #include "format/file_io.h"
 #include "format/ms_write.h"
 #include "import/onnx.h"
+#include "convert/train_config.h"
+#include "ir/autodiff.h"
 #include "ir/ir.h"
 #include "ir/passes.h"
 #include "tod/tod.h"
@@ -44,23 +46,29 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
     snprintf(err, errlen, "unsupported source framework %d", (int)o->fmk);
     return TOD_NOT_SUPPORT;
   }
-  if (o->train_model) {
-    snprintf(err, errlen, "--trainModel=true is not supported yet (training models arrive in a later version)");
-    return TOD_NOT_SUPPORT;
-  }
   if (o->quant_weight) {
     snprintf(err, errlen, "--quantType=WeightQuant is not supported yet (weight quantization arrives in a later version)");
     return TOD_NOT_SUPPORT;
   }
-  if (o->config_file) {
-    snprintf(err, errlen, "--configFile is not supported yet (its sections arrive with training and quantization)");
-    return TOD_NOT_SUPPORT;
+  /* The config file is validated whatever the mode: a typo should not pass silently. */
+  tod_train_config cfg;
+  tod_train_config_init(&cfg);
+  tod_status st = TOD_OK;
+  if (o->config_file) st = tod_train_config_load(&cfg, o->config_file, err, errlen);
+  if (st != TOD_OK) {
+    tod_train_config_free(&cfg);
+    return st;
   }
   tod_mapped_file f;
-  tod_status st = tod_map_file(o->model_file, &f, err, errlen);
-  if (st != TOD_OK) return st;
+  st = tod_map_file(o->model_file, &f, err, errlen);
+  if (st != TOD_OK) {
+    tod_train_config_free(&cfg);
+    return st;
+  }
   if (f.size == 0) {
     snprintf(err, errlen, "%s is empty", o->model_file);
+    tod_unmap_file(&f);
+    tod_train_config_free(&cfg);
     return TOD_GRAPH_FILE_ERR;
   }
   char dir[4096];
@@ -70,10 +78,19 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
   st = onnx_import(f.data, f.size, dir, &g, err, errlen);
   if (st == TOD_OK) st = ir_validate(&g, err, errlen);
   if (st == TOD_OK) st = ir_toposort(&g, err, errlen);
-  if (st == TOD_OK) st = ir_pass_fold_batchnorm(&g, err, errlen);
-  if (st == TOD_OK) st = ir_pass_layout(&g, o->input_nhwc, err, errlen);
-  if (st == TOD_OK) st = ir_pass_infer_and_fold(&g, 1, err, errlen);
-  if (st == TOD_OK) st = ir_pass_fuse_activation(&g, err, errlen);
+  if (o->train_model) {
+    /* Training: BatchNorm stays (its statistics train), nothing is folded (a folded node could
+     * swallow a trainable weight) and activations stay unfused (each has its own gradient).
+     * Shapes are inferred before autodiff, which shapes the gradient tensors itself. */
+    if (st == TOD_OK) st = ir_pass_layout(&g, o->input_nhwc, err, errlen);
+    if (st == TOD_OK) st = ir_pass_infer_and_fold(&g, 0, err, errlen);
+    if (st == TOD_OK) st = ir_pass_autodiff(&g, &cfg.spec, err, errlen);
+  } else {
+    if (st == TOD_OK) st = ir_pass_fold_batchnorm(&g, err, errlen);
+    if (st == TOD_OK) st = ir_pass_layout(&g, o->input_nhwc, err, errlen);
+    if (st == TOD_OK) st = ir_pass_infer_and_fold(&g, 1, err, errlen);
+    if (st == TOD_OK) st = ir_pass_fuse_activation(&g, err, errlen);
+  }
   if (st == TOD_OK) st = ir_compact(&g);
   if (st == TOD_OK) st = ir_toposort(&g, err, errlen);
   if (st == TOD_OK) {
@@ -85,5 +102,6 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
   }
   ir_graph_free(&g);
   tod_unmap_file(&f);
+  tod_train_config_free(&cfg);
   return st;
 }

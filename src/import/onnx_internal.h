@@ -169,5 +169,7 @@ tod_status onnx_translate_ext(onnx_ctx *c, onnx_node *n);
 tod_status onnx_hardsigmoid_general(onnx_ctx *c, onnx_node *n);
 tod_status onnx_legacy_broadcast(onnx_ctx *c, onnx_node *n);
 tod_status onnx_shape_slice(onnx_ctx *c, onnx_node *n); /* Shape with start/end */
+/* Runs a 2-D translator on the 1-D (or BatchNorm rank-2/3) form of n, squeezing back. */
+tod_status onnx_as_2d(onnx_ctx *c, onnx_node *n, tod_status (*fn)(onnx_ctx *, onnx_node *));
 
 #endif

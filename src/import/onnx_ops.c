@@ -231,7 +231,8 @@ static tod_status conv(onnx_ctx *c, onnx_node *n) {
     k = w->dims + 2;
   }
   if (nk < 0) return onnx_unsupported(c, n, "without kernel_shape or a weight of known shape");
-  if (nk != 2) return onnx_unsupported(c, n, "is %d-D (only 2-D convolution is)", nk);
+  if (nk == 1 && T(c, n->in[0])->ndim == 3) return onnx_as_2d(c, n, conv);
+  if (nk != 2) return onnx_unsupported(c, n, "is %d-D (only 1-D and 2-D convolution are)", nk);
   if (w->ndim >= 0 && w->ndim != 4) return onnx_bad(c, n, "has a weight of rank %d", w->ndim);
   ks[0] = k[0];
   ks[1] = k[1];
@@ -345,6 +346,8 @@ static tod_status matmul(onnx_ctx *c, onnx_node *n) {
 }
 
 static tod_status batchnorm(onnx_ctx *c, onnx_node *n) {
+  if (n->n_in >= 1 && n->in[0] >= 0 && (T(c, n->in[0])->ndim == 2 || T(c, n->in[0])->ndim == 3))
+    return onnx_as_2d(c, n, batchnorm);
   if (onnx_attr_i(n, "training_mode", 0)) return onnx_unsupported(c, n, "in training mode");
   if (!onnx_attr_i(n, "spatial", 1)) return onnx_unsupported(c, n, "with spatial=0");
   for (int i = 1; i < n->n_out; i++)
@@ -368,12 +371,17 @@ static tod_status pool_attrs(onnx_ctx *c, ir_node *nd, const int64_t *ks, const 
   return seti(c, nd, "activation_type", IR_ACT_NONE);
 }
 
+static tod_status maxpool2d(onnx_ctx *c, onnx_node *n);
+static tod_status avgpool2d(onnx_ctx *c, onnx_node *n);
+
 static tod_status pool(onnx_ctx *c, onnx_node *n, int op) {
   TRY(need(c, n, 1));
   const int64_t *k;
   int nk = onnx_attr_ints(n, "kernel_shape", &k);
   if (nk < 0) return onnx_bad(c, n, "has no kernel_shape");
-  if (nk != 2) return onnx_unsupported(c, n, "is %d-D (only 2-D pooling is)", nk);
+  if (nk == 1 && T(c, n->in[0])->ndim == 3)
+    return onnx_as_2d(c, n, op == IR_OP_MaxPoolFusion ? maxpool2d : avgpool2d);
+  if (nk != 2) return onnx_unsupported(c, n, "is %d-D (only 1-D and 2-D pooling are)", nk);
   int64_t ks[2] = {k[0], k[1]}, st[2], dil[2], pads[4];
   if (ks[0] < 1 || ks[1] < 1) return onnx_bad(c, n, "has kernel_shape [%lld,%lld]", (long long)ks[0], (long long)ks[1]);
   TRY(pair_attr(c, n, "strides", 1, st));
@@ -415,6 +423,9 @@ static tod_status pool(onnx_ctx *c, onnx_node *n, int op) {
   TRY(onnx_emit(c, op, n->name, &x, 1, &out, 1, &nd));
   return pool_attrs(c, nd, ks, st, pads, mode, ceil, 0);
 }
+
+static tod_status maxpool2d(onnx_ctx *c, onnx_node *n) { return pool(c, n, IR_OP_MaxPoolFusion); }
+static tod_status avgpool2d(onnx_ctx *c, onnx_node *n) { return pool(c, n, IR_OP_AvgPoolFusion); }
 
 static tod_status global_pool(onnx_ctx *c, onnx_node *n, int op) {
   ir_node *nd = NULL;

@@ -229,9 +229,11 @@ static tod_status mod(onnx_ctx *c, onnx_node *n) {
   int dt = dtype_of(c, n->in[0]);
   int fl = dt == IR_DT_FLOAT32 || dt == IR_DT_FLOAT64 || dt == IR_DT_FLOAT16;
   if (fl && !fm) return onnx_bad(c, n, "has fmod=0 on floating-point inputs");
+  /* tod's Mod kernel computes the floored remainder like FloorMod (docs/ops.md). */
+  if (fm) return onnx_unsupported(c, n, "with fmod=1 (truncated remainder)");
   int out;
-  /* fmod=1: C fmod (sign of the dividend) = Mod; fmod=0: sign of the divisor = FloorMod. */
-  return binop(c, n, NULL, fm ? IR_OP_Mod : IR_OP_FloorMod, n->in[0], n->in[1], &out);
+  /* fmod=0: the remainder has the divisor's sign = FloorMod. */
+  return binop(c, n, NULL, IR_OP_FloorMod, n->in[0], n->in[1], &out);
 }
 
 /* --- reductions to an index, sizes -------------------------------------------------------- */
@@ -332,17 +334,35 @@ static tod_status layernorm(onnx_ctx *c, onnx_node *n) {
   }
   int in[3] = {n->in[0], n->in[1], opt_in(n, 2)};
   int outs[3], n_out = has_out(n, 1) || has_out(n, 2) ? 3 : 1;
+  double eps = onnx_attr_f(n, "epsilon", 1e-5f);
   ir_node *nd = NULL;
-  TRY(onnx_out(c, n, 0, &outs[0]));
-  for (int i = 1; i < n_out; i++) {
-    if (has_out(n, i)) TRY(onnx_out(c, n, i, &outs[i]));
-    else TRY(onnx_tmp(c, n, i == 1 ? "mean" : "inv_std_dev", &outs[i]));
+  if (in[2] < 0) {
+    /* LayerNormFusion's affine form takes gamma and beta: beta = 0 of gamma's shape. */
+    int zero, b;
+    TRY(scalar_f(c, n, "zero", 0.0, &zero));
+    TRY(binop(c, n, "beta", IR_OP_MulFusion, n->in[1], zero, &b));
+    in[2] = b;
   }
-  TRY(onnx_emit(c, IR_OP_LayerNormFusion, n->name, in, in[2] >= 0 ? 3 : 2, outs, n_out, &nd));
+  TRY(onnx_out(c, n, 0, &outs[0]));
+  if (n_out == 3) {
+    if (has_out(n, 1)) TRY(onnx_out(c, n, 1, &outs[1]));
+    else TRY(onnx_tmp(c, n, "mean", &outs[1]));
+    TRY(onnx_tmp(c, n, "variance", &outs[2]));
+  }
+  TRY(onnx_emit(c, IR_OP_LayerNormFusion, n->name, in, 3, outs, n_out, &nd));
   TRY(seti(c, nd, "begin_norm_axis", axis));
   TRY(seti(c, nd, "begin_params_axis", axis));
-  TRY(setf(c, nd, "epsilon", onnx_attr_f(n, "epsilon", 1e-5f)));
-  return seti(c, nd, "elementwise_affine", 1);
+  TRY(setf(c, nd, "epsilon", eps));
+  TRY(seti(c, nd, "elementwise_affine", 1));
+  if (n_out == 3 && has_out(n, 2)) {
+    /* MindSpore's third output is the variance; ONNX wants 1 / sqrt(variance + epsilon). */
+    int e, ve, inv;
+    TRY(scalar_f(c, n, "epsilon", eps, &e));
+    TRY(binop(c, n, "var_eps", IR_OP_AddFusion, outs[2], e, &ve));
+    TRY(onnx_out(c, n, 2, &inv));
+    TRY(emit(c, n, "rsqrt", IR_OP_Rsqrt, &ve, 1, &inv, 1, NULL));
+  }
+  return TOD_OK;
 }
 
 static tod_status trilu(onnx_ctx *c, onnx_node *n) {
@@ -616,6 +636,18 @@ tod_status onnx_hardsigmoid_general(onnx_ctx *c, onnx_node *n) { return hardsigm
  * `axis` (default: trailing, which is numpy's rule). A non-trailing axis becomes trailing
  * size-1 dims on B, so numpy broadcasting then computes the same. Rewrites n->in[1]. */
 tod_status onnx_legacy_broadcast(onnx_ctx *c, onnx_node *n) {
+  if (strcmp(n->op_type, "Pow") == 0 && n->n_in >= 2 && n->in[0] >= 0 && n->in[1] >= 0 &&
+      dtype_of(c, n->in[0]) != dtype_of(c, n->in[1])) {
+    /* Pow's exponent may have another numeric type than the base: cast it to the base's. */
+    int dt = dtype_of(c, n->in[0]), e;
+    int32_t to = dt;
+    int tt;
+    TRY(onnx_const_i32(c, n, "exponent_to", &to, 1, 0, &tt));
+    int in[2] = {n->in[1], tt};
+    TRY(step(c, n, "exponent_cast", IR_OP_Cast, in, 2, &e, NULL));
+    c->g->tensors[e].dtype = dt;
+    n->in[1] = e;
+  }
   if (c->opset >= 7 || n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0) return TOD_OK;
   if (!onnx_attr_i(n, "broadcast", 0) || !onnx_attr_get(n, "axis")) return TOD_OK;
   int ra = c->g->tensors[n->in[0]].ndim, rb = c->g->tensors[n->in[1]].ndim;
@@ -635,4 +667,69 @@ tod_status onnx_legacy_broadcast(onnx_ctx *c, onnx_node *n) {
   c->g->tensors[u].dtype = c->g->tensors[n->in[1]].dtype;
   n->in[1] = u;
   return TOD_OK;
+}
+
+/* 1-D Conv / MaxPool / AveragePool and BatchNormalization on rank-2/3 inputs run as their 2-D
+ * forms: x [N,C,L] becomes [N,C,1,L] ([N,C] becomes [N,C,1,1]), a 1-D weight [O,I,k] becomes
+ * [O,I,1,k], spatial attributes get a leading 1 (pads a leading 0 pair), and the result is
+ * squeezed back. fn is the 2-D translator; it must emit the node producing output 0 last. */
+tod_status onnx_as_2d(onnx_ctx *c, onnx_node *n, tod_status (*fn)(onnx_ctx *, onnx_node *)) {
+  TRY(need(c, n, 1));
+  int r = c->g->tensors[n->in[0]].ndim;
+  int is_bn = strcmp(n->op_type, "BatchNormalization") == 0;
+  if (r != 3 && !(is_bn && r == 2)) return onnx_unsupported(c, n, "on a rank-%d input", r);
+  if (n->n_out < 1 || !n->out_names[0].n || n->n_in > 8) return onnx_bad(c, n, "has no output");
+  int64_t axes[2] = {2, 3};
+  int n_axes = 4 - r, xu;
+  ir_node *nd = NULL;
+  TRY(step(c, n, "to_2d", IR_OP_Unsqueeze, &n->in[0], 1, &xu, &nd));
+  TRY(setis(c, nd, "axis", axes, n_axes));
+  c->g->tensors[xu].dtype = dtype_of(c, n->in[0]);
+  onnx_node m = *n;
+  int in[8];
+  memcpy(in, n->in, sizeof(int) * (size_t)n->n_in);
+  in[0] = xu;
+  m.in = in;
+  if (!is_bn && n->n_in >= 2 && n->in[1] >= 0) {
+    const ir_tensor *w = &c->g->tensors[n->in[1]];
+    if (w->kind != IR_TENSOR_CONST || w->dtype != IR_DT_FLOAT32 || w->ndim != 3 ||
+        (size_t)ir_tensor_numel(w) * 4 != w->nbytes)
+      return onnx_unsupported(c, n, "(1-D) with a weight that is not a 3-D float32 constant");
+    int64_t d4[4] = {w->dims[0], w->dims[1], 1, w->dims[2]};
+    int wt;
+    TRY(onnx_const_f32(c, n, "weight_2d", w->data, (int)ir_tensor_numel(w), 1, &wt));
+    ir_tensor_set_shape(&c->g->tensors[wt], 4, d4);
+    in[1] = wt;
+  }
+  onnx_attr attrs[32];
+  int64_t vals[32][4];
+  if (n->n_attrs > 32) return onnx_unsupported(c, n, "with %d attributes", n->n_attrs);
+  memcpy(attrs, n->attrs, sizeof(onnx_attr) * (size_t)n->n_attrs);
+  for (int i = 0; i < n->n_attrs && !is_bn; i++) {
+    onnx_attr *a = &attrs[i];
+    int pads = onnx_span_eq(a->name, "pads");
+    if (!pads && !onnx_span_eq(a->name, "kernel_shape") && !onnx_span_eq(a->name, "strides") &&
+        !onnx_span_eq(a->name, "dilations"))
+      continue;
+    if (a->n_ints != (pads ? 2 : 1)) return onnx_bad(c, n, "has a 1-D attribute of the wrong size");
+    if (pads) {
+      vals[i][0] = 0, vals[i][1] = a->ints[0], vals[i][2] = 0, vals[i][3] = a->ints[1];
+    } else {
+      vals[i][0] = 1, vals[i][1] = a->ints[0];
+    }
+    a->ints = vals[i];
+    a->n_ints = pads ? 4 : 2;
+  }
+  m.attrs = attrs;
+  TRY(fn(c, &m));
+  int t = onnx_name_get(c, n->out_names[0]);
+  ir_graph *g = c->g;
+  if (t < 0 || g->n_nodes < 1 || g->nodes[g->n_nodes - 1].out[0] != t)
+    return onnx_fail(c, TOD_ERROR, "%s node '%s': 2-D form did not produce its output", n->op_type, n->name);
+  int y2;
+  TRY(onnx_tmp(c, n, "y_2d", &y2));
+  g->tensors[y2].dtype = g->tensors[t].dtype;
+  g->nodes[g->n_nodes - 1].out[0] = y2;
+  TRY(emit(c, n, "from_2d", IR_OP_Squeeze, &y2, 1, &t, 1, &nd));
+  return setis(c, nd, "axis", axes, n_axes);
 }

@@ -1,5 +1,5 @@
 /* Shape inference for the operators added for ONNX backend-test coverage: ArgMaxFusion,
- * ArgMinFusion, Size, GatherD, LayerNormFusion, Triu, Tril (semantics in docs/ops.md). */
+ * ArgMinFusion, Size, GatherD, Triu, Tril, ReverseV2, CumSum (semantics in docs/ops.md). */
 #include <string.h>
 
 #include "ir/shape_internal.h"
@@ -64,31 +64,6 @@ static tod_status infer_gather_d(const shape_ctx *c) {
   return TOD_OK;
 }
 
-static tod_status infer_layernorm(const shape_ctx *c) {
-  tod_status st = shape_need(c, 2);
-  if (st) return st;
-  const tod_view *x = &c->in[0];
-  int a;
-  if (!shape_norm_axis(ir_attr_int(c->n, "begin_norm_axis", -1), x->ndim, &a))
-    return shape_fail(c, TOD_INFER_ERR, "begin_norm_axis out of range for rank %d", x->ndim);
-  int64_t inner = 1;
-  for (int i = a; i < x->ndim; i++) inner = x->dims[i] < 0 || inner < 0 ? -1 : inner * x->dims[i];
-  for (int i = 1; i < c->n_in && i < 3; i++) {
-    if (c->in[i].ndim < 0) continue;
-    int64_t k = shape_numel(&c->in[i]);
-    if (k >= 0 && inner >= 0 && k != inner)
-      return shape_fail(c, TOD_INFER_ERR, "input %d has %lld values for %lld normalized", i,
-                        (long long)k, (long long)inner);
-  }
-  shape_copy(&c->out[0], x);
-  for (int i = 1; i < c->n_out; i++) {
-    c->out[i].dtype = x->dtype;
-    c->out[i].ndim = x->ndim;
-    for (int d = 0; d < x->ndim; d++) c->out[i].dims[d] = d < a ? x->dims[d] : 1;
-  }
-  return TOD_OK;
-}
-
 static tod_status infer_trilu(const shape_ctx *c) {
   tod_status st = shape_need(c, 1);
   if (st) return st;
@@ -111,7 +86,6 @@ tod_status shape_infer_ext(const shape_ctx *c) {
     case IR_OP_ArgMinFusion: return infer_argminmax(c);
     case IR_OP_Size: return infer_size(c);
     case IR_OP_GatherD: return infer_gather_d(c);
-    case IR_OP_LayerNormFusion: return infer_layernorm(c);
     case IR_OP_Triu:
     case IR_OP_Tril: return infer_trilu(c);
     case IR_OP_ReverseV2:

@@ -174,16 +174,21 @@ static tod_status prepare(tod_model *m) {
   for (int i = 0; i < nn; i++) {
     const ir_node *n = &g->nodes[i];
     if (m->skip[i]) continue;
+    /* A training step runs Assigns and optimizers after every other node (train.c), so what
+     * they read and write must stay alive to the end of the step. */
+    int late = m->role && (m->role[i] == ROLE_OPT || m->role[i] == ROLE_ASSIGN);
     for (int j = 0; j < n->n_in; j++) {
       int t = n->in[j];
       if (t < 0) continue;
       if (items[t].first > i) items[t].first = i;
       if (items[t].last < i) items[t].last = i;
+      if (late) items[t].last = nn;
     }
     for (int j = 0; j < n->n_out; j++) {
       int t = n->out[j];
       if (items[t].first > i) items[t].first = i;
       if (items[t].last < i) items[t].last = i;
+      if (late) items[t].last = nn;
     }
   }
   for (int i = 0; i < g->n_outputs; i++) items[g->outputs[i]].last = nn;

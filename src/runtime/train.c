@@ -6,11 +6,8 @@
 #include <string.h>
 
 #include "ir/ir_op.h"
+#include "runtime/kernels/optim/optim.h"
 #include "runtime/session_internal.h"
-
-/* Learning-rate access of the optimizer kernels (kernels/optim). */
-void optim_set_lr(kernel *k, float lr) __attribute__((weak));
-float optim_get_lr(const kernel *k) __attribute__((weak));
 
 static int is_optimizer(int op) { return op == IR_OP_Adam || op == IR_OP_SGD || op == IR_OP_ApplyMomentum; }
 
@@ -245,13 +242,13 @@ tod_status tod_model_set_virtual_batch(tod_model *m, int n) {
 tod_status tod_model_set_lr(tod_model *m, float lr) {
   if (!(lr >= 0.0f)) return session_fail(m, TOD_PARAM_INVALID, "the learning rate must be >= 0");
   for (int i = 0; i < m->g.n_nodes; i++)
-    if (m->role[i] == ROLE_OPT && optim_set_lr) optim_set_lr(&m->kernels[i], lr);
+    if (m->role[i] == ROLE_OPT) optim_set_lr(&m->kernels[i], lr);
   return TOD_OK;
 }
 
 float tod_model_get_lr(const tod_model *m) {
   for (int i = 0; i < m->g.n_nodes; i++)
-    if (m->role && m->role[i] == ROLE_OPT && optim_get_lr) return optim_get_lr(&m->kernels[i]);
+    if (m->role && m->role[i] == ROLE_OPT) return optim_get_lr(&m->kernels[i]);
   return 0.0f;
 }
 

@@ -34,6 +34,19 @@ def expect_failure(d, args, code, what):
     leftovers = [f for f in os.listdir(d) if f.startswith("out")]
     check(r.returncode != 0 and m is not None and (code is None or got == code) and not leftovers,
           f"{what}: exit {r.returncode}, last line {last!r}, leftovers {leftovers}")
+    return last
+
+
+def expect_success(d, args, what):
+    for f in os.listdir(d):
+        if f.startswith("out"):
+            os.remove(os.path.join(d, f))
+    r = run([CONVERTER, *args])
+    lines = [l for l in r.stdout.splitlines() if l.strip()]
+    last = lines[-1] if lines else ""
+    made = [f for f in os.listdir(d) if f.startswith("out") and f.endswith(".ms")]
+    check(r.returncode == 0 and last == "CONVERT RESULT SUCCESS:0" and made,
+          f"{what}: exit {r.returncode}, last line {last!r}, files {made}")
 
 
 def main():
@@ -89,14 +102,33 @@ def main():
     expect_failure(d, ["--fmk=ONNX", f"--outputFile={out}"], RET_PARAM_INVALID, "missing --modelFile")
     expect_failure(d, ["--fmk=MINDIR", f"--modelFile={good}", f"--outputFile={out}"], RET_NOT_SUPPORT,
                    "MINDIR not supported yet")
-    expect_failure(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", "--trainModel=true"],
-                   RET_NOT_SUPPORT, "training not supported yet")
+    expect_success(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", "--trainModel=true"],
+                   "--trainModel=true converts (default training config)")
     expect_failure(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", "--quantType=WeightQuant"],
                    RET_NOT_SUPPORT, "weight quantization not supported yet")
     cfg = os.path.join(d, "train.cfg")
     open(cfg, "w").write("[train]\nloss=mse\n")
-    expect_failure(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", f"--configFile={cfg}"],
-                   RET_NOT_SUPPORT, "config file not supported yet")
+    expect_success(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", f"--configFile={cfg}",
+                       "--trainModel=true"], "--configFile with [train] converts")
+    bad_configs = [
+        ("[train]\nloss=hinge\n", "unknown loss value", "loss"),
+        ("[train]\noptimizer=rmsprop\n", "unknown optimizer", "optimizer"),
+        ("[train]\nlearning_rate=fast\n", "non-numeric learning_rate", "learning_rate"),
+        ("[train]\nbeta2=1.5\n", "beta2 out of range", "beta2"),
+        ("[train]\nbatch_norm=off\n", "unknown key", "batch_norm"),
+        ("[quantum]\nx=1\n", "unknown section", "quantum"),
+        ("loss=mse\n", "key outside a section", "loss"),
+        ("[train]\ntrainable=\n", "empty value", "trainable"),
+        ("[train]\nfrozen=*\n", "everything frozen", None),
+    ]
+    for text, what, key in bad_configs:
+        bad = os.path.join(d, "bad.cfg")
+        open(bad, "w").write(text)
+        last = expect_failure(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}",
+                                  f"--configFile={bad}", "--trainModel=true"], RET_PARAM_INVALID,
+                              f"bad config: {what}")
+        if key:
+            check(key in last, f"bad config: {what}: the message names '{key}'")
     expect_failure(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", f"--configFile={d}/nope.cfg"],
                    RET_PARAM_INVALID, "missing config file")
     expect_failure(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={d}/no/such/dir/out"], None,

@@ -87,6 +87,36 @@ extern const kernel_ops kernel_Tril;
 extern const kernel_ops kernel_LayerNormFusion;
 extern const kernel_ops kernel_ReverseV2;
 extern const kernel_ops kernel_CumSum;
+extern const kernel_ops kernel_AddFusion_any; /* binary_any.c: wraps kernel_AddFusion */
+extern const kernel_ops kernel_SubFusion_any; /* binary_any.c: wraps kernel_SubFusion */
+extern const kernel_ops kernel_MulFusion_any; /* binary_any.c: wraps kernel_MulFusion */
+extern const kernel_ops kernel_DivFusion_any; /* binary_any.c: wraps kernel_DivFusion */
+extern const kernel_ops kernel_Maximum_any; /* binary_any.c: wraps kernel_Maximum */
+extern const kernel_ops kernel_Minimum_any; /* binary_any.c: wraps kernel_Minimum */
+extern const kernel_ops kernel_PowFusion_any; /* binary_any.c: wraps kernel_PowFusion */
+
+/* Training kernels (grad/, optim/). */
+extern const kernel_ops kernel_ActivationGrad;
+extern const kernel_ops kernel_AbsGrad;
+extern const kernel_ops kernel_BiasAdd;
+extern const kernel_ops kernel_BiasAddGrad;
+extern const kernel_ops kernel_Conv2DBackpropFilterFusion;
+extern const kernel_ops kernel_Conv2DBackpropInputFusion;
+extern const kernel_ops kernel_MaxPoolGrad;
+extern const kernel_ops kernel_AvgPoolGrad;
+extern const kernel_ops kernel_BatchNormGrad;
+extern const kernel_ops kernel_LayerNormGrad;
+extern const kernel_ops kernel_SparseSoftmaxCrossEntropyWithLogits;
+extern const kernel_ops kernel_SoftmaxCrossEntropyWithLogits;
+extern const kernel_ops kernel_SigmoidCrossEntropyWithLogits;
+extern const kernel_ops kernel_SigmoidCrossEntropyWithLogitsGrad;
+extern const kernel_ops kernel_Dropout;
+extern const kernel_ops kernel_DropoutGrad;
+extern const kernel_ops kernel_Adam;
+extern const kernel_ops kernel_ApplyMomentum;
+extern const kernel_ops kernel_SGD;
+extern const kernel_ops kernel_AdamWeightDecay;
+extern const kernel_ops kernel_Assign;
 
 static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_Conv2DFusion] = &kernel_Conv2DFusion,
@@ -96,14 +126,14 @@ static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_Activation] = &kernel_Activation,
     [IR_OP_Elu] = &kernel_Elu,
     [IR_OP_LeakyRelu] = &kernel_LeakyRelu,
-    [IR_OP_AddFusion] = &kernel_AddFusion,
-    [IR_OP_SubFusion] = &kernel_SubFusion,
-    [IR_OP_MulFusion] = &kernel_MulFusion,
-    [IR_OP_DivFusion] = &kernel_DivFusion,
+    [IR_OP_AddFusion] = &kernel_AddFusion_any,
+    [IR_OP_SubFusion] = &kernel_SubFusion_any,
+    [IR_OP_MulFusion] = &kernel_MulFusion_any,
+    [IR_OP_DivFusion] = &kernel_DivFusion_any,
     [IR_OP_RealDiv] = &kernel_RealDiv,
-    [IR_OP_Maximum] = &kernel_Maximum,
-    [IR_OP_Minimum] = &kernel_Minimum,
-    [IR_OP_PowFusion] = &kernel_PowFusion,
+    [IR_OP_Maximum] = &kernel_Maximum_any,
+    [IR_OP_Minimum] = &kernel_Minimum_any,
+    [IR_OP_PowFusion] = &kernel_PowFusion_any,
     [IR_OP_SquaredDifference] = &kernel_SquaredDifference,
     [IR_OP_FloorDiv] = &kernel_FloorDiv,
     [IR_OP_FloorMod] = &kernel_FloorMod,
@@ -167,6 +197,27 @@ static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_LayerNormFusion] = &kernel_LayerNormFusion,
     [IR_OP_ReverseV2] = &kernel_ReverseV2,
     [IR_OP_CumSum] = &kernel_CumSum,
+    [IR_OP_ActivationGrad] = &kernel_ActivationGrad,
+    [IR_OP_AbsGrad] = &kernel_AbsGrad,
+    [IR_OP_BiasAdd] = &kernel_BiasAdd,
+    [IR_OP_BiasAddGrad] = &kernel_BiasAddGrad,
+    [IR_OP_Conv2DBackpropFilterFusion] = &kernel_Conv2DBackpropFilterFusion,
+    [IR_OP_Conv2DBackpropInputFusion] = &kernel_Conv2DBackpropInputFusion,
+    [IR_OP_MaxPoolGrad] = &kernel_MaxPoolGrad,
+    [IR_OP_AvgPoolGrad] = &kernel_AvgPoolGrad,
+    [IR_OP_BatchNormGrad] = &kernel_BatchNormGrad,
+    [IR_OP_LayerNormGrad] = &kernel_LayerNormGrad,
+    [IR_OP_SparseSoftmaxCrossEntropyWithLogits] = &kernel_SparseSoftmaxCrossEntropyWithLogits,
+    [IR_OP_SoftmaxCrossEntropyWithLogits] = &kernel_SoftmaxCrossEntropyWithLogits,
+    [IR_OP_SigmoidCrossEntropyWithLogits] = &kernel_SigmoidCrossEntropyWithLogits,
+    [IR_OP_SigmoidCrossEntropyWithLogitsGrad] = &kernel_SigmoidCrossEntropyWithLogitsGrad,
+    [IR_OP_Dropout] = &kernel_Dropout,
+    [IR_OP_DropoutGrad] = &kernel_DropoutGrad,
+    [IR_OP_Adam] = &kernel_Adam,
+    [IR_OP_ApplyMomentum] = &kernel_ApplyMomentum,
+    [IR_OP_SGD] = &kernel_SGD,
+    [IR_OP_AdamWeightDecay] = &kernel_AdamWeightDecay,
+    [IR_OP_Assign] = &kernel_Assign,
 };
 
 const kernel_ops *kernel_lookup(int op) {

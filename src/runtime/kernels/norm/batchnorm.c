@@ -7,12 +7,15 @@
 #include <string.h>
 
 #include "runtime/kernels/common/kutil.h"
+#include "runtime/kernels/grad/grad.h"
 
 typedef struct {
   float eps;
   int64_t channels; /* > 0 when ab holds precomputed coefficients */
   float *ab;        /* [2 * channels]: a then b */
   int64_t rows;
+  int mode;       /* attr mode != 0: batch statistics when the kernel is in train mode */
+  float momentum; /* running-statistics update factor (grad/norm_grad.c) */
 } bn_state;
 
 static void bn_fold(const float *scale, const float *bias, const float *mean, const float *var,
@@ -33,8 +36,12 @@ static tod_status bn_create_impl(kernel *k, const ir_graph *g, const ir_node *n)
     return kfail(k, TOD_INPUT_TENSOR_ERROR, "needs x, scale, bias, mean, var");
   s->eps = (float)ir_attr_float(n, "epsilon", 1e-4);
   if (!(s->eps >= 0.0f)) return kfail(k, TOD_INVALID_OP_ATTR, "epsilon must be >= 0");
-  if (ir_attr_int(n, "mode", 0) != 0)
-    return kfail(k, TOD_NOT_SUPPORT, "only inference mode (mode 0) is supported");
+  s->mode = ir_attr_int(n, "mode", 0) != 0;
+  s->momentum = (float)ir_attr_float(n, "momentum", 0.9);
+  if (!(s->momentum >= 0.0f && s->momentum <= 1.0f))
+    return kfail(k, TOD_INVALID_OP_ATTR, "momentum must be in [0, 1]");
+  /* Training-capable: the statistics change between runs, so nothing is folded at create. */
+  if (s->mode) return TOD_OK;
   const float *p[4];
   int64_t c = -1;
   for (int i = 0; i < 4; i++) {
@@ -77,6 +84,14 @@ static tod_status bn_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
                      (long long)c);
     *scratch = (size_t)c * 2 * sizeof(float);
   }
+  if (s->mode && n_in >= 5 && n_out >= 5) {
+    for (int i = 1; i < 5; i++)
+      if (knumel(&out[i]) != c || out[i].dtype != IR_DT_FLOAT32)
+        return kfail(k, TOD_INPUT_TENSOR_ERROR, "output %d must be %lld float32 values", i,
+                     (long long)c);
+    size_t need = bn_train_scratch(c);
+    if (need > *scratch) *scratch = need;
+  }
   s->rows = c > 0 ? knumel(x) / c : 0;
   return TOD_OK;
 }
@@ -102,6 +117,13 @@ static tod_status bn_run(kernel *k, const tod_view *in, int n_in, tod_view *out,
                          void *scratch, tod_threadpool *tp) {
   bn_state *s = k->state;
   int64_t c = in[0].ndim ? in[0].dims[in[0].ndim - 1] : 0;
+  if (k->train && s->mode && n_in >= 5 && n_out >= 5) {
+    bn_train_forward(in, out, n_out, s->eps, s->momentum, scratch, tp);
+    return TOD_OK;
+  }
+  /* Eval with the training outputs present: pass the parameters through. */
+  for (int i = 1; i < n_out && i < 5 && n_in >= 5; i++)
+    if (out[i].data) memcpy(out[i].data, in[i].data, (size_t)c * sizeof(float));
   const float *ab = s->ab;
   if (s->channels == 0) {
     float *t = scratch;
