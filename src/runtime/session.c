@@ -167,9 +167,10 @@ static tod_status prepare(tod_model *m) {
     items[t].first = nn + 1;
     items[t].last = -1;
   }
+  /* Inputs stay intact for the whole run, so a caller may set them once and run many times. */
   for (int i = 0; i < g->n_inputs; i++) {
     items[g->inputs[i]].first = 0;
-    if (items[g->inputs[i]].last < 0) items[g->inputs[i]].last = 0;
+    items[g->inputs[i]].last = nn;
   }
   for (int i = 0; i < nn; i++) {
     const ir_node *n = &g->nodes[i];
