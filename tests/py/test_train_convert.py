@@ -5,7 +5,9 @@ one optimizer node (of the configured kind) per trainable weight and none for fr
 node upstream of a frozen backbone, BatchNorm in training mode only where its parameters train,
 trainable weights stored with data under their ONNX initializer names, optimizer state initialised
 (moments 0, beta powers 1) and Adam's beta powers advanced by MulFusion + Assign.
-Numeric parity of the training itself is tested with the train session."""
+One forward + backward pass of the converted graph, run node by node through the kernels
+(tests/tools/train_step), gives the loss and every weight's gradient of torch.autograd. Numeric parity
+of whole training runs is tested with the train session."""
 import os
 
 import numpy as np
@@ -15,7 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from todtest import check, convert, finish, flatc_json, workdir
+from todtest import BUILD, check, close, convert, finish, flatc_json, run, workdir
+
+TRAIN_STEP = os.path.join(BUILD, "tests", "train_step")
 
 
 class LeNet5(nn.Module):
@@ -274,7 +278,82 @@ def main():
         check(not g.by_op("BatchNormGrad") and all(g.attrs(n).get("mode", 0) == 0 for n in g.by_op("FusedBatchNorm")),
               "convbn_frozen_bn: no BatchNormGrad, BatchNorm in inference mode")
         check(len(g.by_op("Conv2DBackpropFilterFusion")) == 2, "convbn_frozen_bn: both convolutions get dW")
+    gradient_checks(d)
     finish()
+
+
+def gradient_checks(d):
+    """Loss and per-parameter gradients of one step against torch.autograd (same weights, batch)."""
+    if not os.path.exists(TRAIN_STEP):
+        check(False, f"train_step tool built ({TRAIN_STEP})")
+        return
+    cases = [
+        ("lenet_ce", LeNet5, (4, 1, 32, 32), 10, [], "ce", None),
+        ("lenet_mse", LeNet5, (4, 1, 32, 32), 10, ["loss=mse"], "mse", None),
+        ("lenet_onehot", LeNet5, (4, 1, 32, 32), 10, ["label_type=onehot"], "onehot", None),
+        ("convbn_ce", ConvBN, (2, 3, 16, 16), 4, [], "ce", None),
+        ("convbn_frozen_bn", ConvBN, (2, 3, 16, 16), 4, ["frozen=bn*"], "ce", "bn"),
+        ("convbn_fc", ConvBN, (2, 3, 16, 16), 4, ["trainable=fc.*"], "ce", "all"),
+    ]
+    for tag, M, shape, ncls, cfg_lines, loss_kind, frozen in cases:
+        torch.manual_seed(1)
+        m = M()
+        onnx_path = os.path.join(d, f"g_{tag}.onnx")
+        export_for_training(m, torch.randn(*shape), onnx_path)
+        cfg = os.path.join(d, f"g_{tag}.cfg")
+        with open(cfg, "w") as f:
+            f.write("[train]\n" + "".join(l + "\n" for l in cfg_lines))
+        out = os.path.join(d, f"g_{tag}")
+        rc, lines, err = convert(onnx_path, out, "--trainModel=true", f"--configFile={cfg}")
+        if rc != 0:
+            check(False, f"grad {tag}: converts ({lines[-1] if lines else err})")
+            continue
+        x = torch.randn(*shape)
+        y = torch.randint(0, ncls, (shape[0],))
+        if loss_kind == "ce":
+            lab = y.numpy().astype(np.int32)
+        else:
+            lab = F.one_hot(y, ncls).float().numpy() if loss_kind == "onehot" else torch.randn(shape[0], ncls).numpy()
+        gdir = os.path.join(d, f"g_{tag}_out")
+        os.makedirs(gdir, exist_ok=True)
+        np.save(os.path.join(gdir, "x.npy"), x.numpy())
+        np.save(os.path.join(gdir, "y.npy"), lab)
+        r = run([TRAIN_STEP, out + ".ms", os.path.join(gdir, "x.npy"), os.path.join(gdir, "y.npy"), gdir])
+        if r.returncode != 0:
+            check(False, f"grad {tag}: train_step runs ({r.stderr.strip()})")
+            continue
+        m.train()
+        if frozen == "bn":
+            m.bn1.eval()
+            m.bn2.eval()
+        elif frozen == "all":
+            m.eval()
+        m.zero_grad()
+        logits = m(x)
+        if loss_kind == "ce":
+            loss = F.cross_entropy(logits, y)
+        elif loss_kind == "onehot":
+            loss = F.cross_entropy(logits, torch.from_numpy(lab))
+        else:
+            loss = F.mse_loss(logits, torch.from_numpy(lab))
+        loss.backward()
+        got = float(np.load(os.path.join(gdir, "loss.npy")).ravel()[0])
+        check(abs(got - float(loss)) <= 1e-5 * max(1.0, abs(float(loss))), f"grad {tag}: loss {got:.6f} vs torch {float(loss):.6f}")
+        for k, prm in m.named_parameters():
+            path = os.path.join(gdir, f"{k}.npy")
+            trains = os.path.exists(path)
+            expect = (frozen is None) or (frozen == "bn" and not k.startswith("bn")) or (frozen == "all" and k.startswith("fc"))
+            if not expect:
+                check(not trains, f"grad {tag}: no gradient for frozen {k}")
+                continue
+            if not trains:
+                check(False, f"grad {tag}: gradient for {k} written")
+                continue
+            ref = prm.grad.numpy()
+            if ref.ndim == 4:
+                ref = ref.transpose(0, 2, 3, 1)
+            ok, msg = close(np.load(path), ref, 1e-4)
+            check(ok, f"grad {tag}: d loss / d {k} vs torch.autograd, {msg}")
 
 
 if __name__ == "__main__":
