@@ -622,6 +622,24 @@ static tod_status add_optimizers(ad_ctx *c, const int *weights, int nw, int **ou
      * which gives torch.optim.Adam's bias correction 1 - beta^t. */
     mul_assign(c, scope, "beta1_power", oc.b1p, oc.beta1, &oc, &b1t, 1);
     mul_assign(c, scope, "beta2_power", oc.b2p, oc.beta2, &oc, &b2t, 1);
+    /* MindSpore's Adam adds epsilon to sqrt(v) after folding the bias corrections into the
+     * step size; torch.optim.Adam adds it to sqrt(v / (1 - beta2^t)). Feeding
+     * epsilon * sqrt(1 - beta2^t) makes the two identical. */
+    if (c->st == TOD_OK) {
+      int64_t d1 = 1;
+      int one_t = ad_scalar_f32(c, "Default/optimizer-Adam/one", 1.0f);
+      int omb = ad_tensor(c, "Default/optimizer-Adam/one_minus_beta2_power", IR_DT_FLOAT32, 1, &d1);
+      int sub_in[2] = {one_t, b2t};
+      int nsub = ad_node(c, IR_OP_SubFusion, "Default/optimizer-Adam/one_minus_beta2_power", sub_in, 2, &omb, 1);
+      ad_seti(c, nsub, "activation_type", IR_ACT_NONE);
+      int sq = ad_tensor(c, "Default/optimizer-Adam/sqrt_one_minus_beta2_power", IR_DT_FLOAT32, 1, &d1);
+      ad_node(c, IR_OP_Sqrt, "Default/optimizer-Adam/sqrt_one_minus_beta2_power", &omb, 1, &sq, 1);
+      int eps_t = ad_tensor(c, "Default/optimizer-Adam/epsilon_t", IR_DT_FLOAT32, 1, &d1);
+      int mul_in[2] = {oc.eps, sq};
+      int nmul = ad_node(c, IR_OP_MulFusion, "Default/optimizer-Adam/epsilon_t", mul_in, 2, &eps_t, 1);
+      ad_seti(c, nmul, "activation_type", IR_ACT_NONE);
+      oc.eps = eps_t;
+    }
   } else {
     oc.mom = ad_scalar_f32(c, "momentum", s->optimizer == IR_OPT_SGD ? 0.0f : (float)s->momentum);
     if (s->optimizer == IR_OPT_SGD) oc.sgd_stat = ad_scalar_f32(c, "sgd_stat", 0.0f);
