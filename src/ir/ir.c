@@ -542,7 +542,7 @@ tod_status ir_toposort(ir_graph *g, char *err, size_t errlen) {
     goto out;
   }
   for (size_t i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
-  memcpy(g->nodes, sorted, sizeof(ir_node) * nn);
+  if (nn) memcpy(g->nodes, sorted, sizeof(ir_node) * nn); /* nodes is NULL in an empty graph */
   free(sorted);
 out:
   free(prod);
