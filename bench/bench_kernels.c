@@ -1,6 +1,9 @@
 /* Micro benchmark of Conv2DFusion on resnet18 / mobilenet_v2 shapes, for every ISA the CPU
  * has, on 1 thread and on all cores: prints GFLOP/s (2 flops per multiply-add).
- * Usage: bench_kernels [seconds per case, default 0.3] */
+ * GFLOP/s counts the direct convolution's flops, whatever algorithm ran (Winograd shows as
+ * more than the FMA peak).
+ * Usage: [BENCH_NO_WINOGRAD=1] bench_kernels [seconds per case, default 0.3]
+ *        bench_kernels --peak [seconds]   (FMA peak and one-thread SGEMM 1024^3) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +12,9 @@
 
 #include "ir/ir.h"
 #include "runtime/cpu_features.h"
+#include "runtime/kernels/conv2d/winograd.h"
 #include "runtime/kernels/fast_kernels.h"
+#include "runtime/kernels/gemm/gemm.h"
 #include "runtime/threadpool.h"
 
 typedef struct {
@@ -107,8 +112,88 @@ static double bench(const shape *sh, tod_threadpool *tp, double secs) {
   return gflops;
 }
 
+/* The machine's FMA peak on one core: 16 independent chains of AVX-512 FMAs (AVX2 when the CPU
+ * has no AVX-512), enough to cover the latency of two FMA ports. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+__attribute__((target("avx512f"))) static double fma_peak_avx512(double secs) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; i++) acc[i] = _mm512_set1_ps(0.001f * (float)i);
+  const __m512 b = _mm512_set1_ps(0.99999f), c = _mm512_set1_ps(1e-6f);
+  long iters = 0;
+  double t0 = now(), t;
+  do {
+    for (int r = 0; r < 100000; r++)
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(acc[i], b, c);
+    iters += 100000;
+    t = now() - t0;
+  } while (t < secs);
+  float sink = 0;
+  for (int i = 0; i < 16; i++) sink += _mm512_reduce_add_ps(acc[i]);
+  if (sink == 12345.0f) printf(" ");
+  return (double)iters * 16 * 32 / t * 1e-9;
+}
+__attribute__((target("avx2,fma"))) static double fma_peak_avx2(double secs) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps(0.001f * (float)i);
+  const __m256 b = _mm256_set1_ps(0.99999f), c = _mm256_set1_ps(1e-6f);
+  long iters = 0;
+  double t0 = now(), t;
+  do {
+    for (int r = 0; r < 100000; r++)
+#pragma GCC unroll 12
+      for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], b, c);
+    iters += 100000;
+    t = now() - t0;
+  } while (t < secs);
+  float tmp[8], sink = 0;
+  for (int i = 0; i < 12; i++) {
+    _mm256_storeu_ps(tmp, acc[i]);
+    sink += tmp[0];
+  }
+  if (sink == 12345.0f) printf(" ");
+  return (double)iters * 12 * 16 / t * 1e-9;
+}
+#endif
+
+/* --peak: the FMA peak and SGEMM 1024x1024x1024 (packed B, one thread), for bench/RESULTS.md. */
+static int peak_main(double secs) {
+  double peak = 0;
+#if defined(__x86_64__) || defined(__i386__)
+  peak = tod_cpu_isa_max() >= TOD_ISA_AVX512 ? fma_peak_avx512(secs) : fma_peak_avx2(secs);
+#endif
+  const size_t n = 1024;
+  const gemm_config *cfg = gemm_config_get(n);
+  float *a = malloc(n * n * 4), *b = malloc(n * n * 4), *c = malloc(n * n * 4);
+  float *packed = malloc(gemm_packed_size(cfg, n, n) * 4);
+  if (!a || !b || !c || !packed) return 1;
+  for (size_t i = 0; i < n * n; i++) a[i] = (float)(i % 13) * 0.01f, b[i] = (float)(i % 7) * 0.01f;
+  gemm_pack_b(cfg, n, n, b, n, 0, NULL, packed);
+  const gemm_minmax none = {-__builtin_inff(), __builtin_inff()};
+  tod_threadpool *tp1 = NULL;
+  if (tod_threadpool_create(1, &tp1) != TOD_OK) return 1;
+  gemm_parallel(tp1, cfg, n, n, n, a, n, packed, c, n, &none);
+  int reps = 0;
+  double t0 = now(), t;
+  do {
+    gemm_parallel(tp1, cfg, n, n, n, a, n, packed, c, n, &none);
+    reps++;
+    t = now() - t0;
+  } while (t < secs);
+  const double sgemm = 2.0 * (double)n * n * n * reps / t * 1e-9;
+  printf("fma_peak_gflops %.1f\nsgemm1024_gflops %.1f\nsgemm_share %.3f\nkernel %s\n", peak, sgemm,
+         peak > 0 ? sgemm / peak : 0.0, cfg->name);
+  tod_threadpool_free(tp1);
+  free(a), free(b), free(c), free(packed);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--peak") == 0) return peak_main(argc > 2 ? atof(argv[2]) : 1.0);
   const double secs = argc > 1 ? atof(argv[1]) : 0.3;
+  /* BENCH_NO_WINOGRAD=1: the direct (im2col + GEMM) path for 3x3 convolutions, for A/B runs. */
+  if (getenv("BENCH_NO_WINOGRAD")) conv2d_winograd_enable(0);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   tod_threadpool *tp1 = NULL, *tpn = NULL;
   if (tod_threadpool_create(1, &tp1) != TOD_OK || tod_threadpool_create((int)cores, &tpn) != TOD_OK)

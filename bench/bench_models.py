@@ -71,6 +71,52 @@ def ort_latency(onnx_path, shape, loops, warmup=5):
     return j["median_ms"], j["rss_mb"]
 
 
+def machine_peak():
+    """The FMA peak of one core and our one-thread SGEMM 1024^3 (bench_kernels --peak)."""
+    r = subprocess.run([os.path.join(BUILD, "tests", "bench_kernels"), "--peak", "1.0"], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        return None
+    vals = dict(l.split(" ", 1) for l in r.stdout.strip().splitlines() if " " in l)
+    return float(vals["fma_peak_gflops"]), float(vals["sgemm1024_gflops"]), vals.get("kernel", "?")
+
+
+def foreign_sections(path, ours):
+    """The `## ` sections of an existing results file that this script does not write (other
+    benchmarks append theirs, e.g. test_weight_quant.py): kept, after ours."""
+    try:
+        text = open(path).read().splitlines()
+    except OSError:
+        return []
+    kept, cur = [], None
+    for line in text:
+        if line.startswith("## "):
+            title = line[3:]
+            cur = None if any(title.split(" (")[0] == o.split(" (")[0] for o in ours) else []
+            if cur is not None:
+                kept.append(cur)
+        if cur is not None:
+            cur.append(line)
+    out = []
+    for sec in kept:
+        while sec and not sec[-1].strip():
+            sec.pop()
+        out += [""] + sec
+    return out
+
+
+def commit():
+    """The commit measured, marked when the working tree differs from it."""
+    try:
+        h = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return h + (" + uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loops", type=int, default=30)
@@ -132,6 +178,7 @@ def main():
         j = json.loads(r.stdout.strip().splitlines()[-1])
         rows_train.append((name, batch, t_tod, j["median_ms"], rss_tod, j["rss_mb"]))
         print(name, f"train step tod {t_tod:.1f} ms, torch {j['median_ms']:.1f} ms", flush=True)
+    peak = machine_peak()
     cpu = ""
     try:
         cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
@@ -140,7 +187,13 @@ def main():
     lines = ["# Benchmark results", "",
              f"Measured {time.strftime('%Y-%m-%d')} by `bench/bench_models.py` on {cpu or platform.machine()}, "
              f"{os.cpu_count()} cores; {THREADS} threads for every runtime; batch 1; median of {a.loops} runs after "
-             "5 warm-up runs. Only the ratios within one run mean anything on this noisy machine.", "",
+             f"5 warm-up runs; commit {commit()}. Only the ratios within one run mean anything on this noisy machine.",
+             ""]
+    if peak:
+        lines += ["## Machine peak and GEMM", "",
+                  f"FMA peak of one core: {peak[0]:.1f} GFLOP/s; SGEMM 1024x1024x1024 on one thread "
+                  f"({peak[2]}): {peak[1]:.1f} GFLOP/s = {100 * peak[1] / peak[0]:.0f}% of it.", ""]
+    lines += [
              "## Conversion (converter_lite against `cp` of the same ONNX file)", "",
              "| model | ONNX MB | converter_lite ms | cp ms | ratio |", "| --- | ---: | ---: | ---: | ---: |"]
     for n, mb, tc, tp in rows_conv:
@@ -153,6 +206,13 @@ def main():
         ratio_o = f"{to / tt:.2f}" if to else "n/a"
         ro_s = f"{ro:.0f}" if ro else "n/a"
         lines.append(f"| {n} | {tt:.2f} | {tp:.2f} | {ort_s} | {tp / tt:.2f} | {ratio_o} | {rt:.0f} | {ro_s} |")
+    ort_ratios = [tt / to for _, tt, _, to, _, _ in rows_lat if to]
+    if ort_ratios:
+        gm = 1.0
+        for r in ort_ratios:
+            gm *= r
+        gm **= 1.0 / len(ort_ratios)
+        lines += ["", f"Geometric mean of tod / ORT latency: {gm:.2f}x (issue target <= 0.9x; each model <= 1.0x)."]
     lines += ["", "## Training step (SGD momentum, cross-entropy; lower is better; ratio < 1 means tod is faster)", "",
               "| model | batch | tod ms | PyTorch ms | tod / PyTorch | tod peak RSS MB | PyTorch peak RSS MB | RSS ratio |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -160,6 +220,7 @@ def main():
         lines.append(f"| {n} | {b} | {tt:.1f} | {tp:.1f} | {tt / tp:.2f} | {rt:.0f} | {rp:.0f} | {rt / rp:.2f} |")
     lines += ["", "PyTorch's peak RSS includes its own runtime (~300 MB for `import torch`), which is part of what a",
               "device pays for it."]
+    lines += foreign_sections(a.out, [l[3:] for l in lines if l.startswith("## ")])
     with open(a.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {a.out}")

@@ -147,6 +147,8 @@ int main(int argc, char **argv) {
   o.model_file = model;
   o.output_file = out_path;
   char err[1024] = "";
+  tod_quant_summary qs = {0};
+  o.quant_summary = &qs;
   tod_status s = tod_convert(&o, err, sizeof err);
   if (s != TOD_OK) {
     int r = fail(s, "%s", err[0] ? err : tod_status_name(s), NULL);
@@ -154,6 +156,11 @@ int main(int argc, char **argv) {
     return r;
   }
   free(out_path);
+  if (qs.ran)
+    printf("WEIGHT QUANT: %d-bit, %d tensors quantized (%d with k-means codebooks), %d kept float; "
+           "weight bytes %zu -> %zu (%.3fx)\n",
+           qs.bit_num, qs.n_quantized, qs.n_kmeans, qs.n_float, qs.bytes_before, qs.bytes_after,
+           qs.bytes_before ? (double)qs.bytes_after / (double)qs.bytes_before : 1.0);
   printf("CONVERT RESULT SUCCESS:0\n");
   return 0;
 }

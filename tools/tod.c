@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/file_io.h"
+#include "format/ms_read.h"
 #include "format/npy.h"
+#include "ir/quant.h"
+#include "tod_export.h"
 #include "tod_train.h"
 #include "service/serve.h"
 #include "tod/tod.h"
@@ -22,9 +26,14 @@ static void usage(FILE *f) {
           "  tod train MODEL.ms --input X.npy --label Y.npy [--batch N] [--epochs E | --steps S]\n"
           "            [--no-shuffle] [--seed K] [--lr F] [--lr-schedule step:S:G|exp:G|cos:MIN]\n"
           "            [--virtual-batch N] [--loss-log L.npy] [--save OUT.ms] [--inference-only]\n"
-          "      trains a training model (converter_lite --trainModel=true) on device\n"
+          "            [--save-checkpoint-steps N] [--save-checkpoint-seconds S] [--keep-checkpoint-max K]\n"
+          "            [--keep-checkpoint-per-n-minutes M] [--prefix P] [--directory D] [--resume C.ckpt]\n"
+          "      trains a training model (converter_lite --trainModel=true) on device; MindSpore .ckpt\n"
+          "      checkpoints with CheckpointConfig's policies; --resume continues from one\n"
           "  tod eval MODEL.ms --input X.npy --label Y.npy [--batch N]\n"
           "      accuracy of output 0 (argmax) against class or one-hot labels\n"
+          "  tod export MODEL.ms [--ckpt C.ckpt] --format MS|MINDIR|ONNX|AIR [--inference-only] -o OUT\n"
+          "      the model (with a checkpoint's weights) as .ms, MINDIR or ONNX (opset 13)\n"
           "  tod info MODEL.ms\n"
           "      inputs, outputs, operator counts, weight bytes\n"
           "  tod serve [--listen 127.0.0.1:8080] [--data DIR] [--root DIR] [--workers N] [--db URL]\n"
@@ -62,6 +71,35 @@ static void print_op(const char *op, int count, void *ctx) {
   printf("  %-32s %d\n", op, count);
 }
 
+/* Weight quantization as stored in the file (issue 5): the session has decoded it already. */
+static void print_quant_info(const char *path) {
+  char err[256];
+  tod_mapped_file f;
+  ir_graph g;
+  ir_graph_init(&g);
+  if (tod_map_file(path, &f, err, sizeof err) != TOD_OK) return;
+  if (ms_read(f.data, f.size, &g, err, sizeof err) == TOD_OK) {
+    int n = 0;
+    size_t stored = 0, as_float = 0;
+    for (int i = 0; i < g.n_tensors; i++) {
+      const ir_tensor *t = &g.tensors[i];
+      ir_quant_desc d;
+      ir_quant_describe(t, &d);
+      if (!d.quantized || !t->data) continue;
+      if (!n++) printf("quantized weights (decoded to float32 at load; kernels compute in float):\n");
+      int64_t numel = ir_tensor_numel(t);
+      size_t extra = (size_t)t->n_clusters * 4;
+      printf("  %-40s %2d bits  %-6s %-10s %5d channels  %zu bytes (float %lld)\n", t->name, d.bits, d.scheme,
+             d.storage, d.channels, t->nbytes + extra, (long long)(numel > 0 ? numel * 4 : 0));
+      stored += t->nbytes + extra;
+      as_float += numel > 0 ? (size_t)numel * 4 : 0;
+    }
+    if (n) printf("quantized tensors: %d, %zu bytes stored for %zu float bytes\n", n, stored, as_float);
+  }
+  ir_graph_free(&g);
+  tod_unmap_file(&f);
+}
+
 static int cmd_info(int argc, char **argv) {
   if (argc != 3) {
     usage(stderr);
@@ -94,6 +132,7 @@ static int cmd_info(int argc, char **argv) {
   printf("activation arena bytes: %zu\n", s.arena_bytes);
   printf("kernels: %s\n", s.isa);
   tod_model_free(m);
+  print_quant_info(argv[2]);
   return 0;
 }
 
@@ -205,6 +244,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "info") == 0) return cmd_info(argc, argv);
   if (strcmp(argv[1], "train") == 0) return tod_cmd_train(argc, argv);
   if (strcmp(argv[1], "eval") == 0) return tod_cmd_eval(argc, argv);
+  if (strcmp(argv[1], "export") == 0) return tod_cmd_export(argc, argv);
   if (strcmp(argv[1], "serve") == 0) return tod_serve_main(argc, argv);
   fprintf(stderr, "tod: unknown command '%s'\n", argv[1]);
   usage(stderr);

@@ -2,7 +2,9 @@
  *   tod train MODEL.ms --input X.npy --label Y.npy [--batch N] [--epochs E | --steps S]
  *             [--no-shuffle] [--seed K] [--lr F] [--lr-schedule step:S:G|exp:G|cos:MIN]
  *             [--virtual-batch N] [--loss-log L.npy] [--save OUT.ms] [--inference-only]
- *             [--numThreads N]
+ *             [--numThreads N] [--save-checkpoint-steps N] [--save-checkpoint-seconds S]
+ *             [--keep-checkpoint-max K] [--keep-checkpoint-per-n-minutes M] [--prefix P]
+ *             [--directory D] [--resume CKPT]
  *   tod eval MODEL.ms --input X.npy --label Y.npy [--batch N] [--numThreads N]
  */
 #include "tod_train.h"
@@ -45,7 +47,27 @@ typedef struct {
   unsigned long long seed;
   float lr;
   int has_lr;
+  /* checkpoints (seed 003's CheckpointConfig; on when any of these is given) */
+  tod_checkpoint_config ck;
+  int ck_on;
+  const char *resume;
 } train_args;
+
+/* TOD_TEST_CKPT_CLOCK=S: the checkpoint clock reads S seconds per finished step, so tests drive
+ * the time policies without sleeping. */
+static double fake_clock(void *ctx) { return *(const double *)ctx; }
+static double fake_now;
+
+static int parse_nonneg(const char *flag, const char *v, double *out) {
+  char *end;
+  double x = strtod(v, &end);
+  if (end == v || *end || !(x >= 0)) {
+    fprintf(stderr, "tod: %s needs a number >= 0, got '%s'\n", flag, v);
+    return -1;
+  }
+  *out = x;
+  return 0;
+}
 
 /* Bytes of one sample (all dims but the first). */
 static size_t row_bytes(const tod_npy *a) {
@@ -135,6 +157,8 @@ static int parse_common(int argc, char **argv, train_args *a) {
   a->shuffle = 1;
   a->seed = 1;
   a->vbatch = 1;
+  tod_checkpoint_config_default(&a->ck);
+  a->ck.prefix = NULL;
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -151,6 +175,19 @@ static int parse_common(int argc, char **argv, train_args *a) {
     else if (FLAG("--loss-log")) a->loss_log = v;
     else if (FLAG("--save")) a->save = v;
     else if (FLAG("--numThreads")) a->threads = atoi(v);
+    else if (FLAG("--resume")) a->resume = v;
+    else if (FLAG("--prefix") || FLAG("--ckpt-prefix")) a->ck.prefix = v, a->ck_on = 1;
+    else if (FLAG("--directory") || FLAG("--ckpt-dir")) a->ck.directory = v, a->ck_on = 1;
+    else if (FLAG("--save-checkpoint-steps") || FLAG("--save-checkpoint-seconds") || FLAG("--keep-checkpoint-max") ||
+             FLAG("--keep-checkpoint-per-n-minutes")) {
+      double x;
+      if (parse_nonneg(s, v, &x) != 0) return -1;
+      if (strcmp(s, "--save-checkpoint-steps") == 0) a->ck.save_checkpoint_steps = (int)x;
+      else if (strcmp(s, "--save-checkpoint-seconds") == 0) a->ck.save_checkpoint_seconds = x;
+      else if (strcmp(s, "--keep-checkpoint-max") == 0) a->ck.keep_checkpoint_max = (int)x;
+      else a->ck.keep_checkpoint_per_n_minutes = x;
+      a->ck_on = 1;
+    }
     else if (strncmp(s, "--numThreads=", 13) == 0) a->threads = atoi(s + 13);
     else if (strcmp(s, "--no-shuffle") == 0) a->shuffle = 0;
     else if (strcmp(s, "--inference-only") == 0) a->inference_only = 1;
@@ -255,10 +292,21 @@ int tod_cmd_train(int argc, char **argv) {
   int rc = 1;
   float *losses = NULL;
   int *order = NULL;
+  tod_checkpointer *ckp = NULL;
+  char prefix_buf[256];
+  int64_t start = 0;
   if (open_loop(&c, &a, 1) != 0) goto out;
   if (!tod_model_is_trainable(c.m)) {
     die(TOD_NOT_SUPPORT, "the model is not a training model (convert it with --trainModel=true)");
     goto out;
+  }
+  if (a.resume) {
+    tod_status st = tod_model_load_checkpoint(c.m, a.resume, &start);
+    if (st != TOD_OK) {
+      die(st, tod_model_error(c.m));
+      goto out;
+    }
+    printf("resumed from %s at step %lld\n", a.resume, (long long)start);
   }
   int samples = (int)c.x.dims[0];
   tod_tensor_info xi;
@@ -273,6 +321,36 @@ int tod_cmd_train(int argc, char **argv) {
   int epochs = a.epochs > 0 ? a.epochs : 1;
   int total = a.steps > 0 ? a.steps : per_epoch * epochs;
   if (a.steps > 0) epochs = (total + per_epoch - 1) / per_epoch;
+  if (start > total) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "the checkpoint is at step %lld, past the %d steps of this run", (long long)start, total);
+    die(TOD_INPUT_PARAM_INVALID, msg);
+    goto out;
+  }
+  if (a.ck_on) {
+    if (!a.ck.prefix) {
+      /* Default prefix: the model file's stem. */
+      const char *base = strrchr(a.model, '/');
+      base = base ? base + 1 : a.model;
+      snprintf(prefix_buf, sizeof prefix_buf, "%s", base);
+      char *dot = strrchr(prefix_buf, '.');
+      if (dot && dot != prefix_buf) *dot = 0;
+      a.ck.prefix = prefix_buf;
+    }
+    a.ck.steps_per_epoch = per_epoch;
+    const char *fc = getenv("TOD_TEST_CKPT_CLOCK");
+    if (fc && *fc) {
+      fake_now = 0;
+      a.ck.clock = fake_clock;
+      a.ck.clock_ctx = &fake_now;
+    }
+    char err[512];
+    tod_status st = tod_checkpointer_create(&a.ck, start, &ckp, err, sizeof err);
+    if (st != TOD_OK) {
+      die(st, err);
+      goto out;
+    }
+  }
   if (a.has_lr) tod_model_set_lr(c.m, a.lr);
   tod_lr_schedule sched;
   if (parse_schedule(a.schedule, tod_model_get_lr(c.m), epochs, &sched) != 0) {
@@ -293,6 +371,7 @@ int tod_cmd_train(int argc, char **argv) {
   int tty = isatty(STDERR_FILENO);
   double t0 = now_s();
   int step = 0;
+  double fake_step = getenv("TOD_TEST_CKPT_CLOCK") ? atof(getenv("TOD_TEST_CKPT_CLOCK")) : 0.0;
   for (int e = 0; e < epochs && step < total; e++) {
     if (a.schedule) tod_model_set_lr(c.m, tod_lr_at(&sched, e));
     for (int i = 0; i < samples; i++) order[i] = i;
@@ -306,6 +385,8 @@ int tod_cmd_train(int argc, char **argv) {
     double loss_sum = 0;
     int loss_n = 0;
     for (int b = 0; b < per_epoch && step < total; b++, step++) {
+      /* A resumed run replays the data order (and shuffles) up to its checkpoint's step. */
+      if (step < start) continue;
       if (feed(&c, order + (size_t)b * batch, batch) != 0) goto out;
       float loss;
       tod_status st = tod_model_train_step(c.m, &loss);
@@ -313,25 +394,40 @@ int tod_cmd_train(int argc, char **argv) {
         die(st, tod_model_error(c.m));
         goto out;
       }
-      losses[step] = loss;
+      losses[step - start] = loss;
       loss_sum += loss;
       loss_n++;
+      fake_now += fake_step;
+      if (ckp && (st = tod_checkpointer_step_end(ckp, c.m, step + 1)) != TOD_OK) {
+        die(st, tod_checkpointer_error(ckp));
+        goto out;
+      }
       if (tty && (b % 10 == 0 || b + 1 == per_epoch)) {
         double dt = now_s() - t0;
         fprintf(stderr, "\repoch %d/%d  step %d/%d  loss %.4f  %.0f samples/s   ", e + 1, epochs, b + 1,
                 per_epoch, loss, dt > 0 ? (double)(step + 1) * batch / dt : 0.0);
       }
     }
+    if (loss_n == 0) continue;
     if (tty) fprintf(stderr, "\n");
-    printf("epoch %d: mean loss %.6f\n", e + 1, loss_n ? loss_sum / loss_n : 0.0);
+    printf("epoch %d: mean loss %.6f\n", e + 1, loss_sum / loss_n);
   }
+  if (ckp) {
+    tod_status st = tod_checkpointer_train_end(ckp, c.m, step);
+    if (st != TOD_OK) {
+      die(st, tod_checkpointer_error(ckp));
+      goto out;
+    }
+    if (tod_checkpointer_last_path(ckp)[0]) printf("checkpoint %s\n", tod_checkpointer_last_path(ckp));
+  }
+  int ran = step - (int)start;
   double dt = now_s() - t0;
-  printf("trained %d steps of batch %d in %.2f s (%.0f samples/s)\n", step, batch, dt,
-         dt > 0 ? (double)step * batch / dt : 0.0);
+  printf("trained %d steps of batch %d in %.2f s (%.0f samples/s)\n", ran, batch, dt,
+         dt > 0 ? (double)ran * batch / dt : 0.0);
   if (a.loss_log) {
     char err[512];
-    int64_t n = step;
-    tod_status st = tod_npy_write(a.loss_log, TOD_DT_FLOAT32, 1, &n, losses, sizeof(float) * (size_t)step, err, sizeof err);
+    int64_t n = ran;
+    tod_status st = tod_npy_write(a.loss_log, TOD_DT_FLOAT32, 1, &n, losses, sizeof(float) * (size_t)ran, err, sizeof err);
     if (st != TOD_OK) {
       die(st, err);
       goto out;
@@ -347,6 +443,7 @@ int tod_cmd_train(int argc, char **argv) {
   }
   rc = 0;
 out:
+  tod_checkpointer_free(ckp);
   free(losses);
   free(order);
   close_loop(&c);

@@ -20,7 +20,17 @@ typedef struct {
   long quant_weight_size;
   long quant_weight_channel;
   const char *config_file; /* NULL when absent */
+  struct tod_quant_summary *quant_summary; /* optional out: what weight quantization did */
 } tod_convert_options;
+
+/* Filled by tod_convert when weight quantization ran (options.quant_summary non-NULL). */
+typedef struct tod_quant_summary {
+  int ran;                      /* quantization was requested (flags or [common_quant_param]) */
+  int bit_num;
+  int n_quantized, n_kmeans;    /* weight tensors quantized, of which with k-means codebooks */
+  int n_float;                  /* candidate weights kept float (too short per channel, shared) */
+  size_t bytes_before, bytes_after; /* their float bytes; codes + params + codebooks */
+} tod_quant_summary;
 
 /* Fills the documented defaults (bit_num 8, quant_weight_size 0, quant_weight_channel 16). */
 void tod_convert_options_init(tod_convert_options *o);

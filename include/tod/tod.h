@@ -72,6 +72,12 @@ tod_status tod_model_resize(tod_model *m, const int *ndims, const int64_t *const
 tod_status tod_model_set_input(tod_model *m, int i, const void *data, size_t nbytes);
 /* Runs the graph on the inputs set so far. */
 tod_status tod_model_run(tod_model *m);
+/* Per-node timing (benchmark --timeProfiling, as MindSpore Lite's): while fn is set,
+ * tod_model_run calls fn(op, node, ms, ctx) after each node it runs, with the operator's name,
+ * the node's name (both owned by the model) and the node's wall time. NULL turns it off. A
+ * residual Add folded into its convolution is not run, so its time shows in the Conv2DFusion. */
+typedef void (*tod_node_time_fn)(const char *op, const char *node, double ms, void *ctx);
+void tod_model_set_node_timer(tod_model *m, tod_node_time_fn fn, void *ctx);
 /* Output i of the last run: *data points into the model, valid until the next run, resize or
  * free; *nbytes is its size. */
 tod_status tod_model_output(const tod_model *m, int i, const void **data, size_t *nbytes);
@@ -131,6 +137,67 @@ int tod_model_label_input(const tod_model *m);
 /* Writes the model with its current weights: the whole training graph (inference_only = 0), or
  * only the inference part with BatchNorm folded (inference_only = 1). Atomic. */
 tod_status tod_model_export(tod_model *m, const char *path, int inference_only);
+
+typedef enum { TOD_FORMAT_MS = 0, TOD_FORMAT_MINDIR, TOD_FORMAT_ONNX, TOD_FORMAT_AIR } tod_export_format;
+/* Writes the model in another format (seed 003's export): MS as tod_model_export; ONNX (opset 13,
+ * the inference part, NCHW in and out as the source model); MINDIR (the training graph, or the
+ * inference part); AIR is TOD_NOT_SUPPORT (Ascend's toolchain only). Atomic. */
+tod_status tod_model_export_as(tod_model *m, const char *path, tod_export_format format, int inference_only);
+
+/* --- checkpoints (MindSpore .ckpt files, seed 003; docs/checkpoints.md) -----------------------
+ * A checkpoint holds every parameter of a training model (weights, optimizer state such as
+ * moment1./moment2./accum., BatchNorm running statistics, Adam's beta powers) under the source
+ * model's names, plus `global_step` (Int32 [1]) and `learning_rate` (Float32 [1]). 4-D weights
+ * the runtime keeps KHWC are stored in the source's OIHW order, as MindSpore's load_checkpoint
+ * expects. Files are written crash-safely (temporary file, fsync, rename, fsync of the directory). */
+
+/* Writes m's parameters and global_step to path. m must be a training model. */
+tod_status tod_model_save_checkpoint(tod_model *m, const char *path, int64_t global_step);
+/* Loads a checkpoint into a training model: every parameter of m must be present with its type
+ * and shape (values the model does not have are ignored, as MindSpore's load_param_into_net
+ * does); the learning rate is restored when present. *global_step (may be NULL) receives the
+ * stored step, 0 when absent. A truncated or corrupt file is TOD_GRAPH_FILE_ERR, a checkpoint
+ * of another model TOD_INPUT_PARAM_INVALID; on failure m is unchanged. */
+tod_status tod_model_load_checkpoint(tod_model *m, const char *path, int64_t *global_step);
+
+/* CheckpointConfig. The step policy and the time policy cannot act together: when both are set
+ * the step policy wins; 0 turns either off. */
+typedef struct {
+  int save_checkpoint_steps;      /* save every N steps (default 1; 0: off) */
+  double save_checkpoint_seconds; /* save every S seconds when the step policy is off (default 0) */
+  int keep_checkpoint_max;        /* keep at most K checkpoint files of this run (default 5; 0: all) */
+  double keep_checkpoint_per_n_minutes; /* besides, keep the first file of every M minutes (0: off) */
+  const char *prefix;             /* file name prefix (default "checkpoint"); copied */
+  const char *directory;          /* created when missing (default "."); copied */
+  int steps_per_epoch;            /* for names PREFIX-EPOCH_STEP.ckpt (<= 0: every step in epoch 1) */
+  double (*clock)(void *ctx);     /* seconds, for the time policies; NULL: CLOCK_MONOTONIC */
+  void *clock_ctx;
+} tod_checkpoint_config;
+
+/* Fills c with MindSpore's defaults (above). */
+void tod_checkpoint_config_default(tod_checkpoint_config *c);
+
+/* A ModelCheckpoint callback: decides when to save, names files and applies retention. */
+typedef struct tod_checkpointer tod_checkpointer;
+/* Creates the directory if needed and picks the prefix of this run: PREFIX, or PREFIX_N with the
+ * next free N when PREFIX's .ckpt files exist from an earlier run. start_step is the global step
+ * training starts from (0, or the step of a resumed checkpoint). *out is owned by the caller
+ * (tod_checkpointer_free); on failure it is NULL and err holds the reason. */
+tod_status tod_checkpointer_create(const tod_checkpoint_config *cfg, int64_t start_step,
+                                   tod_checkpointer **out, char *err, size_t errlen);
+void tod_checkpointer_free(tod_checkpointer *c);
+/* Call after every training step (global_step counts from 1): saves when the policy says so,
+ * then deletes the checkpoints retention no longer keeps. */
+tod_status tod_checkpointer_step_end(tod_checkpointer *c, tod_model *m, int64_t global_step);
+/* Call when training ends normally: saves the last step unless it was just saved. */
+tod_status tod_checkpointer_train_end(tod_checkpointer *c, tod_model *m, int64_t global_step);
+/* Saves now (PREFIX-EPOCH_STEP.ckpt, and PREFIX-graph.meta once: the training graph as .ms). */
+tod_status tod_checkpointer_save(tod_checkpointer *c, tod_model *m, int64_t global_step);
+/* The prefix of this run (with its _N), the last file saved ("" before any), the last error.
+ * Owned by c. */
+const char *tod_checkpointer_prefix(const tod_checkpointer *c);
+const char *tod_checkpointer_last_path(const tod_checkpointer *c);
+const char *tod_checkpointer_error(const tod_checkpointer *c);
 
 #ifdef __cplusplus
 }

@@ -8,11 +8,13 @@
 
 #include "format/file_io.h"
 #include "format/ms_write.h"
+#include "import/mindir.h"
 #include "import/onnx.h"
 #include "convert/train_config.h"
 #include "ir/autodiff.h"
 #include "ir/ir.h"
 #include "ir/passes.h"
+#include "ir/quant.h"
 #include "tod/tod.h"
 
 void tod_convert_options_init(tod_convert_options *o) {
@@ -38,16 +40,8 @@ static void dir_of(const char *path, char *buf, size_t n) {
 }
 
 tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
-  if (o->fmk == TOD_FMK_MINDIR) {
-    snprintf(err, errlen, "--fmk=MINDIR is not supported yet (MINDIR import arrives in a later version)");
-    return TOD_NOT_SUPPORT;
-  }
-  if (o->fmk != TOD_FMK_ONNX) {
+  if (o->fmk != TOD_FMK_ONNX && o->fmk != TOD_FMK_MINDIR) {
     snprintf(err, errlen, "unsupported source framework %d", (int)o->fmk);
-    return TOD_NOT_SUPPORT;
-  }
-  if (o->quant_weight) {
-    snprintf(err, errlen, "--quantType=WeightQuant is not supported yet (weight quantization arrives in a later version)");
     return TOD_NOT_SUPPORT;
   }
   /* The config file is validated whatever the mode: a typo should not pass silently. */
@@ -55,6 +49,13 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
   tod_train_config_init(&cfg);
   tod_status st = TOD_OK;
   if (o->config_file) st = tod_train_config_load(&cfg, o->config_file, err, errlen);
+  /* Weight quantization: the flags, then [common_quant_param] (which wins where it sets a key). */
+  ir_quant_options qo = {o->bit_num, o->quant_weight_size, o->quant_weight_channel, 1};
+  int quant = o->quant_weight || cfg.quant_weight;
+  if (cfg.bit_num >= 0) qo.bit_num = cfg.bit_num;
+  if (cfg.min_quant_weight_size >= 0) qo.min_size = cfg.min_quant_weight_size;
+  if (cfg.min_quant_weight_channel >= 0) qo.min_channel = cfg.min_quant_weight_channel;
+  if (st == TOD_OK && quant) st = ir_quant_check_options(&qo, err, errlen);
   if (st != TOD_OK) {
     tod_train_config_free(&cfg);
     return st;
@@ -75,7 +76,13 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
   dir_of(o->model_file, dir, sizeof dir);
   ir_graph g;
   ir_graph_init(&g);
-  st = onnx_import(f.data, f.size, dir, &g, err, errlen);
+  if (o->fmk == TOD_FMK_MINDIR)
+    st = mindir_import(f.data, f.size, dir, o->train_model, &g, err, errlen);
+  else
+    st = onnx_import(f.data, f.size, dir, &g, err, errlen);
+  /* A MINDIR training graph (TrainOneStepCell export) brings MindSpore's own gradient and
+   * optimizer nodes: no autodiff then. */
+  int has_grads = o->fmk == TOD_FMK_MINDIR && st == TOD_OK && mindir_has_optimizer(&g);
   if (st == TOD_OK) st = ir_validate(&g, err, errlen);
   if (st == TOD_OK) st = ir_toposort(&g, err, errlen);
   if (o->train_model) {
@@ -84,7 +91,7 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
      * Shapes are inferred before autodiff, which shapes the gradient tensors itself. */
     if (st == TOD_OK) st = ir_pass_layout(&g, o->input_nhwc, err, errlen);
     if (st == TOD_OK) st = ir_pass_infer_and_fold(&g, 0, err, errlen);
-    if (st == TOD_OK) st = ir_pass_autodiff(&g, &cfg.spec, err, errlen);
+    if (st == TOD_OK && !has_grads) st = ir_pass_autodiff(&g, &cfg.spec, err, errlen);
   } else {
     if (st == TOD_OK) st = ir_pass_fold_batchnorm(&g, err, errlen);
     if (st == TOD_OK) st = ir_pass_layout(&g, o->input_nhwc, err, errlen);
@@ -98,7 +105,14 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
     g.version = malloc(64);
     if (g.version) snprintf(g.version, 64, "tod %s", TOD_VERSION);
     g.fmk_type = (int)o->fmk;
-    st = ms_write_file(&g, o->output_file, err, errlen);
+    if (quant) {
+      ir_quant_summary qs;
+      st = ir_pass_quantize_weights(&g, &qo, &qs, err, errlen);
+      if (st == TOD_OK && o->quant_summary)
+        *o->quant_summary = (tod_quant_summary){1, qo.bit_num, qs.n_quantized, qs.n_kmeans, qs.n_float,
+                                                qs.bytes_before, qs.bytes_after};
+    }
+    if (st == TOD_OK) st = ms_write_file(&g, o->output_file, err, errlen);
   }
   ir_graph_free(&g);
   tod_unmap_file(&f);

@@ -13,6 +13,50 @@
 void tod_train_config_init(tod_train_config *c) {
   memset(c, 0, sizeof *c);
   ir_train_spec_init(&c->spec);
+  c->bit_num = -1;
+  c->min_quant_weight_size = c->min_quant_weight_channel = -1;
+}
+
+/* [common_quant_param] keys (MindSpore Lite's names and ranges, ms-quant.md §6). */
+static tod_status set_quant_key(tod_train_config *c, const char *k, const char *v, int line, char *err,
+                                size_t errlen) {
+  if (strcmp(k, "quant_type") == 0) {
+    if (strcmp(v, "WEIGHT_QUANT") == 0) {
+      c->quant_weight = 1;
+      return TOD_OK;
+    }
+    if (strcmp(v, "FULL_QUANT") == 0 || strcmp(v, "DYNAMIC_QUANT") == 0) {
+      snprintf(err, errlen, "config line %d: quant_type=%s is not supported (only WEIGHT_QUANT)", line, v);
+      return TOD_NOT_SUPPORT;
+    }
+    snprintf(err, errlen, "config line %d: key 'quant_type' has an unknown value '%s' (WEIGHT_QUANT)", line, v);
+    return TOD_PARAM_INVALID;
+  }
+  long lo = 0, hi = 65535, *dst = NULL;
+  if (strcmp(k, "bit_num") == 0) lo = 1, hi = 16;
+  else if (strcmp(k, "min_quant_weight_size") == 0) dst = &c->min_quant_weight_size;
+  else if (strcmp(k, "min_quant_weight_channel") == 0) dst = &c->min_quant_weight_channel;
+  else {
+    snprintf(err, errlen,
+             "config line %d: unknown key '%s' in [common_quant_param] (known: quant_type, bit_num, "
+             "min_quant_weight_size, min_quant_weight_channel)",
+             line, k);
+    return TOD_PARAM_INVALID;
+  }
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || *end || x < lo || x > hi) {
+    if (!dst && strcmp(v, "0") == 0) {
+      snprintf(err, errlen, "config line %d: bit_num=0 (mixed bit) is not supported", line);
+      return TOD_NOT_SUPPORT;
+    }
+    snprintf(err, errlen, "config line %d: key '%s' must be an integer in [%ld, %ld], not '%s'", line, k, lo, hi, v);
+    return TOD_PARAM_INVALID;
+  }
+  if (dst) *dst = x;
+  else c->bit_num = (int)x;
+  return TOD_OK;
 }
 
 void tod_train_config_free(tod_train_config *c) {
@@ -233,6 +277,7 @@ tod_status tod_train_config_parse(tod_train_config *c, const char *text, size_t 
       q[c->n_quant].value = strdup(val);
       c->n_quant++;
       st = q[c->n_quant - 1].key && q[c->n_quant - 1].value ? TOD_OK : TOD_MEMORY_FAILED;
+      if (st == TOD_OK) st = set_quant_key(c, key, val, line, err, errlen);
     }
     if (st == TOD_MEMORY_FAILED) snprintf(err, errlen, "out of memory reading the config file");
     if (st != TOD_OK) return st;

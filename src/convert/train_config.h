@@ -19,6 +19,11 @@ typedef struct {
   tod_config_kv *quant; /* [common_quant_param] key/value pairs, in file order, unvalidated */
   int n_quant;
   int has_quant;
+  /* [common_quant_param], validated: quant_type=WEIGHT_QUANT sets quant_weight; the numbers are
+   * -1 when absent (bit_num 1..16, min_quant_weight_size / _channel 0..65535) */
+  int quant_weight;
+  int bit_num;
+  long min_quant_weight_size, min_quant_weight_channel;
 } tod_train_config;
 
 /* Defaults only (no file). */

@@ -82,13 +82,14 @@ static fb_off write_tensor(fb_builder *b, const ir_tensor *t, int idx, char *err
     for (int i = 0; i < t->n_quant; i++) {
       const ir_quant_param *p = &t->quant[i];
       fb_start_table(b);
+      /* widest fields first: no padding inside the table (one table per weight channel) */
       fb_add_f64(b, QP_SCALE, p->scale, 1.0);
-      fb_add_i32(b, QP_ZERO_POINT, p->zero_point, 0);
       fb_add_f64(b, QP_MIN, p->min, 0.0);
       fb_add_f64(b, QP_MAX, p->max, 0.0);
+      fb_add_i32(b, QP_ZERO_POINT, p->zero_point, 0);
+      fb_add_i32(b, QP_NUM_BITS, p->num_bits, 8);
       /* the IR has no narrowRange; MindSpore's weight quantizer writes false */
       fb_add_bool(b, QP_NARROW_RANGE, 0, 1);
-      fb_add_i32(b, QP_NUM_BITS, p->num_bits, 8);
       fb_add_bool(b, QP_INITED, p->inited, 0);
       q[i] = fb_end_table(b);
     }

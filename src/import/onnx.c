@@ -592,6 +592,9 @@ static tod_status import_node(onnx_ctx *c, onnx_node *n) {
                        "initializer defines", n->op_type, n->name, onnx_show(n->in_names[i], b, sizeof b));
   }
   if (strcmp(n->op_type, "Constant") == 0) return import_constant(c, n);
+  tod_status more = onnx_translate_dyn(c, n);
+  if (more == TOD_NOT_FIND_OP) more = onnx_translate_nn(c, n);
+  if (more != TOD_NOT_FIND_OP) return more;
   if (strcmp(n->op_type, "Identity") == 0 || strcmp(n->op_type, "Dropout") == 0)
     return import_passthrough(c, n);
   return onnx_translate_node(c, n);

@@ -167,6 +167,10 @@ tod_status onnx_translate_node(onnx_ctx *c, onnx_node *n);
  * HardSigmoid, and the pre-opset-7 broadcast attribute (rewrites n->in[1]). */
 tod_status onnx_translate_ext(onnx_ctx *c, onnx_node *n);
 tod_status onnx_hardsigmoid_general(onnx_ctx *c, onnx_node *n);
+/* onnx_ops_dyn.c: nodes whose axes/sizes/slice bounds are non-constant inputs; onnx_ops_nn.c:
+ * more operators. Both return TOD_NOT_FIND_OP for nodes they do not take. */
+tod_status onnx_translate_dyn(onnx_ctx *c, onnx_node *n);
+tod_status onnx_translate_nn(onnx_ctx *c, onnx_node *n);
 tod_status onnx_legacy_broadcast(onnx_ctx *c, onnx_node *n);
 tod_status onnx_shape_slice(onnx_ctx *c, onnx_node *n); /* Shape with start/end */
 /* Runs a 2-D translator on the 1-D (or BatchNorm rank-2/3) form of n, squeezing back. */

@@ -122,6 +122,14 @@ tod_status ir_pass_infer_and_fold(ir_graph *g, int fold, char *err, size_t errle
     }
     char msg[256] = "";
     st = ir_infer_node(n, in, n->n_in, out, n->n_out, msg, sizeof msg);
+    if (st == TOD_INFER_INVALID && !all_const) {
+      /* A value this node's shape depends on comes from a graph input (Reshape's shape, Resize's
+       * sizes, ...): the shape stays unknown here and the runtime infers it once the input values
+       * are set (a value-dependent model, src/runtime/session.c). */
+      for (int j = 0; j < n->n_out; j++) g->tensors[n->out[j]].ndim = -1;
+      st = TOD_OK;
+      continue;
+    }
     if (st != TOD_OK) {
       snprintf(err, errlen, "shape inference failed at %s (%s): %s", n->name, ir_op_name(n->op), msg);
       break;

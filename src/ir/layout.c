@@ -313,6 +313,13 @@ static tod_status layout_node(lctx *c, int i) {
     }
     if ((op == IR_OP_Conv2DFusion || op == IR_OP_Conv2dTransposeFusion) && g->nodes[i].n_in > 1) {
       int w = permute_weight(c, g->nodes[i].in[1]);
+      int wt = g->nodes[i].in[1];
+      if (w < 0 && g->tensors[wt].kind != IR_TENSOR_CONST && c->rank[wt] == 4) {
+        /* A weight fed by the caller or computed: permuted at run time. */
+        w = ir_add_transpose(g, wt, TO_NHWC, 4, "_khwc");
+        if (w < 0 || grow(c) != TOD_OK) return fail_mem(c);
+        c->rank[w] = 4;
+      }
       if (w < 0) {
         snprintf(c->err, c->errlen, "node %s: the convolution weight must be a 4-D constant",
                  g->nodes[i].name);
@@ -338,19 +345,37 @@ static tod_status layout_node(lctx *c, int i) {
         ir_tensor_set_shape(nt, 1, &d);
         if (ir_tensor_set_data_copy(nt, v, 4 * es) != TOD_OK) return fail_mem(c);
         g->nodes[i].in[1] = np;
+      } else if (sc->kind != IR_TENSOR_CONST && ir_tensor_numel(sc) == 4) {
+        /* Computed or fed by the caller: permute the values at run time with a Gather. */
+        char name[560], iname[600], aname[600], nname[600];
+        snprintf(name, sizeof name, "%s_nhwc", sc->name);
+        snprintf(iname, sizeof iname, "%s_idx", name);
+        snprintf(aname, sizeof aname, "%s_axis", name);
+        snprintf(nname, sizeof nname, "%s/Gather", name);
+        const int32_t perm[4] = {0, 2, 3, 1}, zero = 0;
+        int idx = ir_add_const_i32(g, iname, perm, 4);
+        int ax = ir_add_const_i32(g, aname, &zero, 1);
+        int np = ir_add_tensor(g, name);
+        if (idx < 0 || ax < 0 || np < 0 || grow(c) != TOD_OK) return fail_mem(c);
+        g->tensors[ax].ndim = 0; /* a scalar axis */
+        g->tensors[np].dtype = g->tensors[st_in].dtype;
+        int gin[3] = {st_in, idx, ax};
+        if (ir_add_node(g, IR_OP_Gather, nname, gin, 3, &np, 1) < 0) return fail_mem(c);
+        c->rank[np] = 1;
+        g->nodes[i].in[1] = np;
       }
     }
     if (ir_attr_set_int(&g->nodes[i], "format", IR_FMT_NHWC) != TOD_OK) return fail_mem(c);
     set_outputs(c, i, 1, 4);
     return TOD_OK;
   }
-  if (op == IR_OP_FusedBatchNorm || op == IR_OP_BatchNorm || op == IR_OP_InstanceNorm) {
+  if (op == IR_OP_FusedBatchNorm || op == IR_OP_BatchNorm || op == IR_OP_InstanceNorm || op == IR_OP_LRN) {
     int x = g->nodes[i].in[0];
     if (c->state[x]) {
       set_outputs(c, i, 1, 4);
       return TOD_OK;
     }
-    if (c->rank[x] == 2 && op != IR_OP_InstanceNorm) {
+    if (c->rank[x] == 2 && op != IR_OP_InstanceNorm && op != IR_OP_LRN) {
       set_outputs(c, i, 0, 2);
       return TOD_OK;
     }

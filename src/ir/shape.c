@@ -213,6 +213,7 @@ tod_status ir_infer_node(const ir_node *n, const tod_view *in, int n_in, tod_vie
   if (st == TOD_NOT_FIND_OP) st = shape_infer_tensor(&c);
   if (st == TOD_NOT_FIND_OP) st = shape_infer_ext(&c);
   if (st == TOD_NOT_FIND_OP) st = shape_infer_train(&c);
+  if (st == TOD_NOT_FIND_OP) st = shape_infer_more(&c);
   if (st == TOD_NOT_FIND_OP) {
     const char *opn = ir_op_name(n->op);
     return shape_fail(&c, TOD_NOT_FIND_OP, "no shape inference for operator %s (%d)",

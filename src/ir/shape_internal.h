@@ -32,5 +32,6 @@ tod_status shape_infer_nn(const shape_ctx *c);     /* conv, matmul, pool, norm, 
 tod_status shape_infer_tensor(const shape_ctx *c); /* reshape, transpose, concat, slice, gather... */
 tod_status shape_infer_ext(const shape_ctx *c);    /* shape_ext.c: ONNX-coverage operators */
 tod_status shape_infer_train(const shape_ctx *c);  /* gradients, losses, optimizers (shape_train.c) */
+tod_status shape_infer_more(const shape_ctx *c);   /* shape_more.c: Custom, ConvTranspose, ... */
 
 #endif

@@ -370,9 +370,14 @@ static tod_status infer_strided_slice(const shape_ctx *c) {
   const tod_view *x = &c->in[0];
   int64_t b[IR_MAX_DIMS], e[IR_MAX_DIMS], s[IR_MAX_DIMS];
   int nb, ne, ns;
-  if ((st = read_value(c, 1, b, IR_MAX_DIMS, &nb)) || (st = read_value(c, 2, e, IR_MAX_DIMS, &ne)))
+  if (c->n_in >= 5) { /* x, starts, ends, axes, steps (ONNX Slice) */
+    int r = shape_onnx_slice_full(c->in, c->n_in, x->ndim, b, e, s);
+    if (r == -1) return shape_fail(c, TOD_INFER_INVALID, "value of starts/ends/axes/steps is unknown");
+    if (r) return shape_fail(c, TOD_INFER_ERR, "bad starts/ends/axes/steps");
+    nb = ne = ns = x->ndim;
+  } else if ((st = read_value(c, 1, b, IR_MAX_DIMS, &nb)) || (st = read_value(c, 2, e, IR_MAX_DIMS, &ne))) {
     return st;
-  if (c->n_in >= 4 && c->in[3].ndim >= 0) {
+  } else if (c->n_in >= 4 && c->in[3].ndim >= 0) {
     if ((st = read_value(c, 3, s, IR_MAX_DIMS, &ns))) return st;
   } else {
     ns = nb;

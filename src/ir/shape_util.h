@@ -44,6 +44,12 @@ int shape_strided_slice_plan(const int64_t *dims, int rank, const int64_t *begin
                              int64_t end_mask, int64_t ellipsis_mask, int64_t new_axis_mask,
                              int64_t shrink_mask, shape_slice_plan *plan, char *err, size_t errlen);
 
+/* StridedSlice's five-input form (x, starts, ends, axes, steps: ONNX Slice; empty axes mean
+ * 0..n-1, empty steps all 1): expands in[1..4] into full-rank begin/end/strides for rank, axes
+ * not listed taken whole (shape_dyn.c). Returns 0, -1 when a value is unknown, -2 when bad. */
+int shape_onnx_slice_full(const tod_view *in, int n_in, int rank, int64_t *begin, int64_t *end,
+                          int64_t *strides);
+
 /* SliceFusion: begin/size over `axes` (NULL: axes 0..n-1); size -1 means to the end. Same plan
  * as StridedSlice with steps 1. */
 int shape_slice_fusion_plan(const int64_t *dims, int rank, const int64_t *begin,

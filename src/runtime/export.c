@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/export_onnx.h"
 #include "format/ms_write.h"
 #include "ir/ir_op.h"
 #include "ir/passes.h"
 #include "runtime/session_internal.h"
 
-static tod_status export_inference(tod_model *m, const char *path) {
+/* The inference part of a training model as a graph of its own (owned by the caller). */
+static tod_status inference_graph(tod_model *m, ir_graph *out) {
   ir_graph g;
   tod_status st = ir_graph_clone(&m->g, &g);
   if (st != TOD_OK) return session_fail(m, st, "out of memory while exporting");
@@ -47,7 +49,20 @@ static tod_status export_inference(tod_model *m, const char *path) {
   if (st == TOD_OK) st = ir_pass_fuse_activation(&g, err, sizeof err);
   if (st == TOD_OK) st = ir_compact(&g);
   if (st == TOD_OK) st = ir_toposort(&g, err, sizeof err);
-  if (st == TOD_OK) st = ms_write_file(&g, path, err, sizeof err);
+  if (st != TOD_OK) {
+    ir_graph_free(&g);
+    return session_fail(m, st, "export failed: %s", err);
+  }
+  *out = g;
+  return TOD_OK;
+}
+
+static tod_status export_inference(tod_model *m, const char *path) {
+  ir_graph g;
+  tod_status st = inference_graph(m, &g);
+  if (st != TOD_OK) return st;
+  char err[512] = "";
+  st = ms_write_file(&g, path, err, sizeof err);
   ir_graph_free(&g);
   if (st != TOD_OK) return session_fail(m, st, "export failed: %s", err);
   return TOD_OK;
@@ -59,5 +74,52 @@ tod_status tod_model_export(tod_model *m, const char *path, int inference_only) 
   /* Weights live in the copy-on-write mapping: writing the graph writes their current values. */
   tod_status st = ms_write_file(&m->g, path, err, sizeof err);
   if (st != TOD_OK) return session_fail(m, st, "export failed: %s", err);
+  return TOD_OK;
+}
+
+/* MINDIR export lives in src/format/export_mindir.c (another issue).
+ * HOOK: set TOD_EXPORT_MINDIR to 1 once src/format/export_mindir.{h,c} have landed. */
+#define TOD_EXPORT_MINDIR 1
+#if TOD_EXPORT_MINDIR
+#include "format/export_mindir.h"
+#endif
+
+tod_status tod_model_export_as(tod_model *m, const char *path, tod_export_format format, int inference_only) {
+  if (!m || !path) return TOD_NULL_PTR;
+  switch (format) {
+    case TOD_FORMAT_MS:
+      return tod_model_export(m, path, inference_only);
+    case TOD_FORMAT_AIR:
+      return session_fail(m, TOD_NOT_SUPPORT,
+                          "AIR is Ascend's format: it needs Ascend's own toolchain (export MINDIR or ONNX "
+                          "and convert with Ascend's ATC)");
+    case TOD_FORMAT_ONNX:
+    case TOD_FORMAT_MINDIR:
+      break;
+    default:
+      return session_fail(m, TOD_PARAM_INVALID, "unknown export format %d", (int)format);
+  }
+#if !TOD_EXPORT_MINDIR
+  if (format == TOD_FORMAT_MINDIR)
+    return session_fail(m, TOD_NOT_SUPPORT, "MINDIR export has not landed yet in this build");
+#endif
+  /* ONNX holds the inference part only (a training graph's optimizer nodes have no ONNX form). */
+  int infer = m->trainable && (inference_only || format == TOD_FORMAT_ONNX);
+  ir_graph ig;
+  const ir_graph *g = &m->g;
+  if (infer) {
+    tod_status st = inference_graph(m, &ig);
+    if (st != TOD_OK) return st;
+    g = &ig;
+  }
+  char err[512] = "";
+  tod_status st;
+#if TOD_EXPORT_MINDIR
+  if (format == TOD_FORMAT_MINDIR) st = mindir_export(g, path, err, sizeof err);
+  else
+#endif
+    st = onnx_export(g, path, err, sizeof err);
+  if (infer) ir_graph_free(&ig);
+  if (st != TOD_OK) return session_fail(m, st, "%s", err);
   return TOD_OK;
 }

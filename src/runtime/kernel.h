@@ -41,6 +41,11 @@ struct kernel {
   int train;
   /* Seed for kernels that draw random numbers (Dropout), set by the session. */
   uint64_t seed;
+  /* A residual AddFusion the session folded into this kernel (runtime/fuse_residual.c), set
+   * before setup, or all NULL/0: run then stores clamp(result + *post_res, post_act) to
+   * *post_out instead of writing out[0]. Only Conv2DFusion honours it. */
+  const tod_view *post_res, *post_out;
+  int post_act;
   char err[256]; /* message for the last failure */
 };
 

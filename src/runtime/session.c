@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "format/file_io.h"
 #include "format/ms_read.h"
@@ -12,6 +13,8 @@
 #include "ir/ir_op.h"
 #include "ir/shape.h"
 #include "runtime/cpu_features.h"
+#include "runtime/dequant.h"
+#include "runtime/fuse_residual.h"
 #include "runtime/kernel.h"
 #include "runtime/planner.h"
 #include "runtime/session_internal.h"
@@ -63,8 +66,17 @@ void tod_model_free(tod_model *m) {
   }
   free_eager(m);
   free(m->eager);
+  for (int i = 0; (m->inval || m->staged) && i < m->g.n_tensors; i++) {
+    if (m->inval) free(m->inval[i]);
+    if (m->staged) free(m->staged[i]);
+  }
+  free(m->inval);
+  free(m->inval_known);
+  free(m->staged);
+  free(m->staged_n);
   free(m->views);
   free(m->skip);
+  free(m->fuse_conv);
   free(m->arena);
   free(m->scratch);
   tod_threadpool_free(m->tp);
@@ -88,6 +100,20 @@ static void gather_inputs(const tod_model *m, const ir_node *n, tod_view *in) {
   }
 }
 
+/* In a value-dependent model (no trained weights), any node whose inputs are all known and whose
+ * outputs are small is computed at prepare like a shape computation, whatever its dtype: the
+ * float scales of a Resize or bounds of a Range then become known too. */
+static int small_known(const tod_model *m, const ir_node *n, const tod_view *in, const tod_view *out) {
+  if (!m->valdep) return 0;
+  for (int j = 0; j < n->n_in; j++)
+    if (n->in[j] >= 0 && !in[j].data && session_view_bytes(&in[j]) != 0) return 0;
+  for (int j = 0; j < n->n_out; j++) {
+    size_t b = session_view_bytes(&out[j]);
+    if ((b == 0 && out[j].ndim < 0) || b > 64 * 8) return 0;
+  }
+  return n->n_out > 0;
+}
+
 /* Infers every shape for the current input shapes, computes shape-only nodes, plans the arena
  * and sets up every kernel. */
 static tod_status prepare(tod_model *m) {
@@ -108,7 +134,8 @@ static tod_status prepare(tod_model *m) {
       m->views[i].ndim = -1;
       m->views[i].data = NULL;
     } else {
-      m->views[i].data = NULL;
+      /* A value input of a value-dependent model is known once set; others get arena space. */
+      m->views[i].data = m->inval && m->inval_known[i] ? m->inval[i] : NULL;
     }
   }
   int nn = g->n_nodes;
@@ -135,7 +162,7 @@ static tod_status prepare(tod_model *m) {
       t->dtype = out[j].dtype;
       ir_tensor_set_shape(t, out[j].ndim, out[j].dims);
     }
-    if (ir_is_shape_computation(n, in, n->n_in, out, n->n_out)) {
+    if (ir_is_shape_computation(n, in, n->n_in, out, n->n_out) || small_known(m, n, in, out)) {
       /* Compute now: later shape inference (Reshape, Range, ...) needs the values. */
       for (int j = 0; j < n->n_out; j++) {
         size_t b = session_view_bytes(&m->views[n->out[j]]);
@@ -158,6 +185,7 @@ static tod_status prepare(tod_model *m) {
       m->skip[i] = 1;
     }
   }
+  fuse_residual_prepare(m);
   /* Lifetimes: graph inputs from step 0, outputs to the end; intermediates from their producer
    * to their last reader. Eagerly computed values and constants need no arena space. */
   int nt = g->n_tensors;
@@ -193,9 +221,11 @@ static tod_status prepare(tod_model *m) {
     }
   }
   for (int i = 0; i < g->n_outputs; i++) items[g->outputs[i]].last = nn;
+  fuse_residual_lifetimes(m, items);
   for (int t = 0; t < nt; t++) {
     ir_tensor *tt = &g->tensors[t];
     if (tt->kind == IR_TENSOR_CONST || tt->kind == IR_TENSOR_PARAM || m->eager[t] || items[t].last < 0) continue;
+    if (m->inval && m->inval[t]) continue; /* value inputs live in their own buffers */
     items[t].size = session_view_bytes(&m->views[t]);
     if (items[t].size == 0 && m->views[t].ndim >= 0) items[t].size = 1; /* empty tensors */
   }
@@ -241,6 +271,58 @@ static tod_status prepare(tod_model *m) {
   return TOD_OK;
 }
 
+/* Value-dependent models (docs/ops.md, "Shapes from input values"). A small graph input may carry
+ * a value shape inference needs: integers (int32/int64) of at most 64 elements, or floats of
+ * rank <= 1 and at most 64 elements (Resize scales, Range bounds). */
+#define VALUE_INPUT_MAX 64
+static int is_value_input(const tod_view *v) {
+  int64_t k = 1;
+  for (int d = 0; d < v->ndim; d++) k *= v->dims[d];
+  if (k > VALUE_INPUT_MAX) return 0;
+  if (v->dtype == IR_DT_INT32 || v->dtype == IR_DT_INT64) return 1;
+  return (v->dtype == IR_DT_FLOAT32 || v->dtype == IR_DT_FLOAT64) && v->ndim <= 1;
+}
+
+/* Called when the first prepare fails for want of a value: gives every small input its own
+ * persistent buffer (outside the arena, like m->eager) and defers planning to the first run.
+ * Keeps the original error when no input could supply the value. */
+static tod_status setup_value_inputs(tod_model *m) {
+  int nt = m->g.n_tensors, any = 0;
+  for (int i = 0; i < m->g.n_inputs; i++) any |= is_value_input(&m->views[m->g.inputs[i]]);
+  if (!any || m->trainable) return TOD_INFER_INVALID;
+  m->inval = calloc((size_t)nt, sizeof *m->inval);
+  m->inval_known = calloc((size_t)nt, 1);
+  m->staged = calloc((size_t)nt, sizeof *m->staged);
+  m->staged_n = calloc((size_t)nt, sizeof *m->staged_n);
+  if (!m->inval || !m->inval_known || !m->staged || !m->staged_n)
+    return fail(m, TOD_MEMORY_FAILED, "out of memory");
+  for (int i = 0; i < m->g.n_inputs; i++) {
+    int t = m->g.inputs[i];
+    if (!is_value_input(&m->views[t])) continue;
+    m->inval[t] = aligned_alloc64(VALUE_INPUT_MAX * 8);
+    if (!m->inval[t]) return fail(m, TOD_MEMORY_FAILED, "out of memory");
+  }
+  m->valdep = 1;
+  m->dirty = 1;
+  return TOD_OK;
+}
+
+/* Marks the plan of a value-dependent model stale; ordinary inputs already in the arena are
+ * kept as staged copies, since the next plan may move them. */
+static tod_status mark_dirty(tod_model *m) {
+  for (int i = 0; !m->dirty && i < m->g.n_inputs; i++) {
+    int t = m->g.inputs[i];
+    size_t b = session_view_bytes(&m->views[t]);
+    if (m->inval[t] || m->staged[t] || !m->views[t].data || !b) continue;
+    m->staged[t] = malloc(b);
+    if (!m->staged[t]) return fail(m, TOD_MEMORY_FAILED, "out of memory");
+    memcpy(m->staged[t], m->views[t].data, b);
+    m->staged_n[t] = b;
+  }
+  m->dirty = 1;
+  return TOD_OK;
+}
+
 tod_status tod_model_load(const char *path, const tod_options *opts, tod_model **out, char *err,
                           size_t errlen) {
   char dummy[8];
@@ -275,6 +357,8 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
   }
   if (st == TOD_OK) st = ir_validate(&m->g, m->err, sizeof m->err);
   if (st == TOD_OK) st = ir_toposort(&m->g, m->err, sizeof m->err);
+  /* Weight-quantized tensors become float before any kernel packs them (runtime/dequant.c). */
+  if (st == TOD_OK) st = tod_dequant_graph(&m->g, &m->file, NULL, m->err, sizeof m->err);
   if (st == TOD_OK) {
     int nt = m->g.n_tensors, nn = m->g.n_nodes;
     m->views = calloc((size_t)(nt ? nt : 1), sizeof *m->views);
@@ -316,7 +400,9 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
       k->ops = NULL; /* nothing to destroy */
     }
   }
+  if (st == TOD_OK) fuse_residual_find(m);
   if (st == TOD_OK) st = prepare(m);
+  if (st == TOD_INFER_INVALID) st = setup_value_inputs(m);
   if (st != TOD_OK) {
     snprintf(err, errlen, "%s", m->err);
     tod_model_free(m);
@@ -362,7 +448,22 @@ tod_status tod_model_resize(tod_model *m, const int *ndims, const int64_t *const
     for (int d = 0; d < ndims[i]; d++) v->dims[d] = dims[i][d];
     ir_tensor_set_shape(&m->g.tensors[m->g.inputs[i]], ndims[i], dims[i]);
   }
-  return prepare(m);
+  if (!m->valdep) return prepare(m);
+  /* Value-dependent: a value input's old value no longer fits its new shape; plan at run. */
+  for (int i = 0; i < m->g.n_inputs; i++) {
+    int t = m->g.inputs[i];
+    if (!m->inval[t]) continue;
+    if (!is_value_input(&m->views[t]))
+      return fail(m, TOD_INPUT_PARAM_INVALID, "input %d (%s) carries a value shapes depend on: at most %d elements",
+                  i, m->g.tensors[t].name, VALUE_INPUT_MAX);
+    m->inval_known[t] = 0;
+  }
+  for (int t = 0; t < m->g.n_tensors; t++) {
+    free(m->staged[t]);
+    m->staged[t] = NULL;
+  }
+  m->dirty = 1;
+  return TOD_OK;
 }
 
 tod_status tod_model_set_input(tod_model *m, int i, const void *data, size_t nbytes) {
@@ -372,8 +473,49 @@ tod_status tod_model_set_input(tod_model *m, int i, const void *data, size_t nby
   if (nbytes != need)
     return fail(m, TOD_INPUT_TENSOR_ERROR, "input %d (%s) needs %zu bytes, got %zu", i,
                 m->g.tensors[m->g.inputs[i]].name, need, nbytes);
+  int t = m->g.inputs[i];
+  if (m->valdep && m->inval[t]) {
+    /* A value shapes may depend on: a new value needs a new plan. */
+    if (m->inval_known[t] && memcmp(m->inval[t], data, need) == 0) return TOD_OK;
+    tod_status st = mark_dirty(m);
+    if (st != TOD_OK) return st;
+    if (need) memcpy(m->inval[t], data, need);
+    m->inval_known[t] = 1;
+    return TOD_OK;
+  }
+  if (m->valdep && m->dirty) {
+    /* The arena is planned at the next run: keep a copy until then. */
+    void *p = realloc(m->staged[t], need ? need : 1);
+    if (!p) return fail(m, TOD_MEMORY_FAILED, "out of memory");
+    memcpy(p, data, need);
+    m->staged[t] = p;
+    m->staged_n[t] = need;
+    return TOD_OK;
+  }
   if (need && v->data) memcpy(v->data, data, need);
   return TOD_OK;
+}
+
+/* Plans a value-dependent model for the values set, then moves staged inputs into the arena. */
+static tod_status replan(tod_model *m) {
+  tod_status st = prepare(m);
+  if (st != TOD_OK) return st;
+  for (int i = 0; i < m->g.n_inputs; i++) {
+    int t = m->g.inputs[i];
+    if (!m->staged[t]) continue;
+    if (m->staged_n[t] == session_view_bytes(&m->views[t]) && m->views[t].data)
+      memcpy(m->views[t].data, m->staged[t], m->staged_n[t]);
+    free(m->staged[t]);
+    m->staged[t] = NULL;
+  }
+  m->dirty = 0;
+  return TOD_OK;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
 tod_status session_run_node(tod_model *m, int i) {
@@ -392,13 +534,27 @@ tod_status session_run_node(tod_model *m, int i) {
 /* Inference (or eval mode of a training model): the inference part only. In train mode this is
  * a forward pass with batch statistics and no updates (use tod_model_train_step to learn). */
 tod_status tod_model_run(tod_model *m) {
+  if (m->valdep && m->dirty) {
+    tod_status st = replan(m);
+    if (st != TOD_OK) return st;
+  }
   for (int i = 0; i < m->g.n_nodes; i++) {
     if (m->skip[i]) continue;
     if (m->trainable && !m->in_infer[i]) continue;
+    /* Optional per-node timing hook (benchmark --timeProfiling): one branch when off. */
+    const double t0 = m->node_timer ? now_ms() : 0;
     tod_status st = session_run_node(m, i);
     if (st != TOD_OK) return st;
+    if (m->node_timer)
+      m->node_timer(ir_op_name(m->g.nodes[i].op), m->g.nodes[i].name, now_ms() - t0,
+                    m->node_timer_ctx);
   }
   return TOD_OK;
+}
+
+void tod_model_set_node_timer(tod_model *m, tod_node_time_fn fn, void *ctx) {
+  m->node_timer = fn;
+  m->node_timer_ctx = ctx;
 }
 
 tod_status tod_model_output(const tod_model *m, int i, const void **data, size_t *nbytes) {

@@ -23,6 +23,10 @@ struct tod_model {
   tod_view *views; /* one per tensor */
   void **eager;    /* per tensor: owned buffer of a value computed at resize, or NULL */
   char *skip;      /* per node: outputs computed at resize, nothing to do at run */
+  tod_node_time_fn node_timer; /* tod_model_set_node_timer, or NULL */
+  void *node_timer_ctx;
+  int *fuse_conv;  /* per node: the convolution a residual AddFusion is folded into
+                    * (fuse_residual.c), else -1; NULL when nothing is */
   uint8_t *arena;
   size_t arena_size;
   void *scratch;
@@ -40,6 +44,15 @@ struct tod_model {
   int vstep;       /* micro-steps accumulated so far */
   float **grad_acc; /* per optimizer node: accumulated gradient, or NULL */
   uint64_t seed;
+  /* Value-dependent models: shape inference needs the values of some graph inputs (Reshape's
+   * shape, Resize's sizes, Slice's starts, ... fed by the caller). Set at load only when the
+   * first prepare fails for want of such a value; all NULL/0 for ordinary models. */
+  int valdep;
+  int dirty;          /* the plan must be redone before the next run */
+  void **inval;       /* per tensor: persistent buffer of a small value input, or NULL */
+  char *inval_known;  /* per tensor: inval holds the caller's value */
+  void **staged;      /* per tensor: copy of an ordinary input set while dirty, or NULL */
+  size_t *staged_n;   /* per tensor: its byte size */
 };
 
 tod_status session_fail(tod_model *m, tod_status st, const char *fmt, ...);

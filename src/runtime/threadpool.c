@@ -3,8 +3,14 @@
  * Kernels call tod_parallel_for many times per inference, often for work of tens of
  * microseconds, so waking sleeping threads through the OS on every call would cost as much as
  * the work. Workers therefore spin on a generation counter for a short while after each loop
- * and only then sleep on a condition variable. The caller runs chunk 0 itself and waits the
- * same way for the others. */
+ * and only then sleep on a condition variable.
+ *
+ * The loop is split into one contiguous chunk per thread. Each thread claims its own chunk
+ * first (so consecutive layers keep the same rows on the same core, in its cache), then any
+ * chunk nobody has claimed yet; the caller waits only for workers that joined the loop. On a
+ * busy machine a worker the OS has not scheduled then costs nothing: the caller runs its chunk
+ * too, instead of every loop waiting out the worker's time slice. A worker that wakes after
+ * the loop is closed leaves without touching it. */
 #include "runtime/threadpool.h"
 
 #include <pthread.h>
@@ -39,9 +45,11 @@ struct tod_threadpool {
   pthread_t *threads;
   pthread_mutex_t mu;
   pthread_cond_t wake;  /* workers sleep here for a new generation */
-  pthread_cond_t done;  /* the caller sleeps here for pending == 0 */
+  pthread_cond_t done;  /* the caller sleeps here for active == 0 */
   atomic_uint generation;
-  atomic_int pending;   /* workers still running the current loop */
+  atomic_uint closed;   /* the last generation whose items are all done: late workers skip it */
+  atomic_int active;    /* workers inside a loop (joined and not yet left) */
+  atomic_uint *claim;   /* per chunk: the generation that claimed it (no reset needed) */
   atomic_int sleeping_caller;
   int shutdown;
   /* The current loop; written by the caller before generation is bumped (release). */
@@ -55,10 +63,16 @@ typedef struct {
   int id;
 } worker_arg;
 
-static void run_chunk(tod_threadpool *tp, int id) {
+/* Runs thread id's own chunk of loop gen, then every chunk still unclaimed. */
+static void run_items(tod_threadpool *tp, int id, unsigned gen) {
   const long long n = tp->n, t = tp->nthreads;
-  int begin = (int)(n * id / t), end = (int)(n * (id + 1) / t);
-  if (begin < end) tp->fn(tp->ctx, begin, end, id);
+  for (int k = 0; k < t; k++) {
+    const int c = (int)((id + k) % t);
+    const int begin = (int)(n * c / t), end = (int)(n * (c + 1) / t);
+    if (begin >= end) continue;
+    if (atomic_exchange_explicit(&tp->claim[c], gen, memory_order_relaxed) == gen) continue;
+    tp->fn(tp->ctx, begin, end, id);
+  }
 }
 
 static void *worker_main(void *p) {
@@ -85,10 +99,17 @@ static void *worker_main(void *p) {
       if (stop) return NULL;
     }
     seen = gen;
-    run_chunk(tp, wa.id);
-    /* seq_cst on both sides (here and in the caller) so that either the caller sees pending
+    /* Join, then look whether loop `gen` is still open and still the current one: the caller
+     * closes it before reading active (both seq_cst), so either it waits for this worker or
+     * this worker sees it closed (or superseded, when this thread slept through whole loops)
+     * and leaves without reading the loop's fields. */
+    atomic_fetch_add_explicit(&tp->active, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&tp->closed, memory_order_seq_cst) != gen &&
+        atomic_load_explicit(&tp->generation, memory_order_seq_cst) == gen)
+      run_items(tp, wa.id, gen);
+    /* seq_cst on both sides (here and in the caller) so that either the caller sees active
      * reach 0 or this worker sees the caller asleep: never neither. */
-    if (atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_seq_cst) == 1 &&
+    if (atomic_fetch_sub_explicit(&tp->active, 1, memory_order_seq_cst) == 1 &&
         atomic_load_explicit(&tp->sleeping_caller, memory_order_seq_cst)) {
       /* Signal under the mutex so a caller between its check and its wait cannot miss it. */
       pthread_mutex_lock(&tp->mu);
@@ -110,9 +131,17 @@ tod_status tod_threadpool_create(int num_threads, tod_threadpool **out) {
   if (!tp) return TOD_MEMORY_FAILED;
   tp->nthreads = num_threads;
   atomic_init(&tp->generation, 0);
-  atomic_init(&tp->pending, 0);
+  atomic_init(&tp->closed, 0);
+  atomic_init(&tp->active, 0);
+  tp->claim = malloc((size_t)num_threads * sizeof *tp->claim);
+  if (!tp->claim) {
+    free(tp);
+    return TOD_MEMORY_FAILED;
+  }
+  for (int i = 0; i < num_threads; i++) atomic_init(&tp->claim[i], 0);
   atomic_init(&tp->sleeping_caller, 0);
   if (pthread_mutex_init(&tp->mu, NULL)) {
+    free(tp->claim);
     free(tp);
     return TOD_THREAD_POOL_ERROR;
   }
@@ -156,6 +185,7 @@ void tod_threadpool_free(tod_threadpool *tp) {
   pthread_cond_destroy(&tp->done);
   pthread_mutex_destroy(&tp->mu);
   free(tp->threads);
+  free(tp->claim);
   free(tp);
 }
 
@@ -167,28 +197,33 @@ void tod_parallel_for(tod_threadpool *tp, int n, tod_task_fn fn, void *ctx) {
     fn(ctx, 0, n, 0);
     return;
   }
+  /* No worker is inside the previous loop: the caller waited for every worker that found it
+   * open, and one that found it closed reads none of the fields below. */
   tp->fn = fn;
   tp->ctx = ctx;
   tp->n = n;
-  const int workers = tp->nthreads - 1;
-  atomic_store_explicit(&tp->pending, workers, memory_order_relaxed);
   atomic_store_explicit(&tp->sleeping_caller, 0, memory_order_relaxed);
   /* Bump under the mutex so a worker that checked the generation and is about to wait cannot
    * miss the broadcast; spinning workers see the release store directly. */
   pthread_mutex_lock(&tp->mu);
-  atomic_fetch_add_explicit(&tp->generation, 1, memory_order_release);
+  /* The caller is the only writer. Generation 0 is skipped on wrap-around: it is the value
+   * of chunks never claimed since creation. */
+  unsigned gen = atomic_load_explicit(&tp->generation, memory_order_relaxed) + 1;
+  if (gen == 0) gen = 1;
+  atomic_store_explicit(&tp->generation, gen, memory_order_release);
   pthread_cond_broadcast(&tp->wake);
   pthread_mutex_unlock(&tp->mu);
 
-  run_chunk(tp, 0);
+  run_items(tp, 0, gen);
+  atomic_store_explicit(&tp->closed, gen, memory_order_seq_cst);
 
   for (int i = 0; i < SPIN_ITERS; i++) {
-    if (atomic_load_explicit(&tp->pending, memory_order_acquire) == 0) return;
+    if (atomic_load_explicit(&tp->active, memory_order_seq_cst) == 0) return;
     spin_pause(i);
   }
   pthread_mutex_lock(&tp->mu);
   atomic_store_explicit(&tp->sleeping_caller, 1, memory_order_seq_cst);
-  while (atomic_load_explicit(&tp->pending, memory_order_seq_cst) != 0)
+  while (atomic_load_explicit(&tp->active, memory_order_seq_cst) != 0)
     pthread_cond_wait(&tp->done, &tp->mu);
   pthread_mutex_unlock(&tp->mu);
 }

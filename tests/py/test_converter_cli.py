@@ -100,12 +100,12 @@ def main():
                    RET_PARAM_INVALID, "unknown flag")
     expect_failure(d, [f"--modelFile={good}", f"--outputFile={out}"], RET_PARAM_INVALID, "missing --fmk")
     expect_failure(d, ["--fmk=ONNX", f"--outputFile={out}"], RET_PARAM_INVALID, "missing --modelFile")
-    expect_failure(d, ["--fmk=MINDIR", f"--modelFile={good}", f"--outputFile={out}"], RET_NOT_SUPPORT,
-                   "MINDIR not supported yet")
+    expect_failure(d, ["--fmk=MINDIR", f"--modelFile={good}", f"--outputFile={out}"], RET_GRAPH_FILE_ERR,
+                   "an ONNX file given as MINDIR is refused as malformed")
     expect_success(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", "--trainModel=true"],
                    "--trainModel=true converts (default training config)")
-    expect_failure(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", "--quantType=WeightQuant"],
-                   RET_NOT_SUPPORT, "weight quantization not supported yet")
+    expect_success(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", "--quantType=WeightQuant"],
+                   "--quantType=WeightQuant converts (issue 5; details in test_weight_quant.py)")
     cfg = os.path.join(d, "train.cfg")
     open(cfg, "w").write("[train]\nloss=mse\n")
     expect_success(d, ["--fmk=ONNX", f"--modelFile={good}", f"--outputFile={out}", f"--configFile={cfg}",

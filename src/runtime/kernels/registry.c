@@ -94,6 +94,18 @@ extern const kernel_ops kernel_DivFusion_any; /* binary_any.c: wraps kernel_DivF
 extern const kernel_ops kernel_Maximum_any; /* binary_any.c: wraps kernel_Maximum */
 extern const kernel_ops kernel_Minimum_any; /* binary_any.c: wraps kernel_Minimum */
 extern const kernel_ops kernel_PowFusion_any; /* binary_any.c: wraps kernel_PowFusion */
+extern const kernel_ops kernel_Custom; /* custom/custom.c: ONNX ops without a primitive */
+extern const kernel_ops kernel_Conv2dTransposeFusion; /* deconv/deconv.c */
+extern const kernel_ops kernel_OneHot; /* index/onehot_topk_nd.c */
+extern const kernel_ops kernel_TopKFusion; /* index/onehot_topk_nd.c */
+extern const kernel_ops kernel_GatherNd; /* index/onehot_topk_nd.c */
+extern const kernel_ops kernel_ScatterElements; /* index/onehot_topk_nd.c */
+extern const kernel_ops kernel_ScatterNdUpdate; /* index/onehot_topk_nd.c */
+extern const kernel_ops kernel_TensorScatterAdd; /* index/onehot_topk_nd.c */
+extern const kernel_ops kernel_InstanceNorm; /* norm/instnorm.c */
+extern const kernel_ops kernel_LRN; /* norm/lrn.c */
+extern const kernel_ops kernel_LSTM; /* rnn/rnn.c */
+extern const kernel_ops kernel_GRU; /* rnn/rnn.c */
 
 /* Training kernels (grad/, optim/). */
 extern const kernel_ops kernel_ActivationGrad;
@@ -138,6 +150,18 @@ static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_FloorDiv] = &kernel_FloorDiv,
     [IR_OP_FloorMod] = &kernel_FloorMod,
     [IR_OP_Mod] = &kernel_Mod,
+    [IR_OP_Custom] = &kernel_Custom,
+    [IR_OP_Conv2dTransposeFusion] = &kernel_Conv2dTransposeFusion,
+    [IR_OP_OneHot] = &kernel_OneHot,
+    [IR_OP_TopKFusion] = &kernel_TopKFusion,
+    [IR_OP_GatherNd] = &kernel_GatherNd,
+    [IR_OP_ScatterElements] = &kernel_ScatterElements,
+    [IR_OP_ScatterNdUpdate] = &kernel_ScatterNdUpdate,
+    [IR_OP_TensorScatterAdd] = &kernel_TensorScatterAdd,
+    [IR_OP_InstanceNorm] = &kernel_InstanceNorm,
+    [IR_OP_LRN] = &kernel_LRN,
+    [IR_OP_LSTM] = &kernel_LSTM,
+    [IR_OP_GRU] = &kernel_GRU,
     [IR_OP_Equal] = &kernel_Equal,
     [IR_OP_NotEqual] = &kernel_NotEqual,
     [IR_OP_Less] = &kernel_Less,

@@ -1,25 +1,54 @@
 /* Conv2DFusion, float32, NHWC activations and KHWC weights [O, kh, kw, I/group].
  *
- * Three paths, chosen in setup:
+ * Four paths, chosen in setup:
  *  - 1x1, stride 1, no padding: the input already is the GEMM's A ([N*H*W, C_in], row stride
  *    C_in), so the convolution is one GEMM per group with no copy;
  *  - depthwise (group == C_in == C_out): a direct kernel vectorised over channels, since a
  *    GEMM with one output column per group would waste the micro-kernel;
+ *  - 3x3, stride 1, dilation 1, one group, enough channels and pixels: Winograd F(4x4, 3x3)
+ *    (winograd.h): per block of 4x4 output tiles, input transform, 36 GEMMs against the
+ *    transformed weights, output transform, all in per-thread scratch;
  *  - everything else: per tile of output pixels, im2col into per-thread scratch (bounded: a
- *    tile, never the whole image), then GEMM with the weights packed at create.
+ *    tile, never the whole image), then GEMM with the packed weights.
+ * Constant weights are packed at the first setup, for the path that setup chooses only (a
+ * model pays the memory of one packed copy).
  * Clamp activations (RELU, RELU6) are fused into the GEMM store; others run over each tile
  * while it is in cache. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "runtime/cpu_features.h"
 #include "runtime/kernels/conv2d/dwconv.h"
+#include "runtime/kernels/conv2d/winograd.h"
 #include "runtime/kernels/fast_kernels.h"
 #include "runtime/kernels/gemm/fused_act.h"
 #include "runtime/kernels/gemm/gemm.h"
 
-enum { MODE_GEMM_1X1 = 0, MODE_IM2COL = 1, MODE_DEPTHWISE = 2 };
+enum { MODE_GEMM_1X1 = 0, MODE_IM2COL = 1, MODE_DEPTHWISE = 2, MODE_WINOGRAD = 3 };
+
+/* Bytes of Winograd scratch (transformed inputs and GEMM results of one tile block) per
+ * thread: half the L2, leaving room for the transformed weights streaming past. */
+#define WINO_BLOCK_BYTES (1024 * 1024)
+
+/* 1: Winograd allowed; TOD_WINOGRAD=0 in the environment (read at the first setup) or
+ * conv2d_winograd_enable(0) turns it off, e.g. to compare with the direct path. -1: unread. */
+static int g_winograd = -1;
+static int winograd_allowed(void) {
+  if (g_winograd < 0) {
+    const char *e = getenv("TOD_WINOGRAD");
+    g_winograd = !(e && strcmp(e, "0") == 0);
+  }
+  return g_winograd;
+}
+int conv2d_winograd_enable(int on) {
+  const int old = winograd_allowed();
+  if (on >= 0) g_winograd = on != 0;
+  return old;
+}
 
 /* Bytes of im2col tile per thread: large enough to amortise B panel reloads over many rows,
  * small enough to stay in L2 next to the panels. */
@@ -38,12 +67,19 @@ typedef struct {
   const gemm_config *gemm;
   const dwconv_config *dwk;
   size_t packed_group; /* floats of one group's packed B */
-  float *packed;       /* owned (constant weights) */
+  float *packed;       /* owned (constant weights), packed at the first setup that needs it */
+  const float *w_src, *b_src; /* constant weights and bias (the model's), for lazy packing */
+  const wino_config *wino;
+  size_t wino_packed;  /* floats of one position's packed transformed weights */
+  float *wino_u;       /* owned: 36 packed [ig, og] GEMM B matrices, bias zero */
+  float *wino_bias;    /* owned: [cout], zeros when the node has no bias */
   float *dw_w, *dw_bias, *zero; /* depthwise: [taps][C], [C], zero row [C]; owned */
   /* per shape (setup) */
   int mode;
   int n, ih, iw, cin, oh, ow, pt, pl;
   size_t tile_rows, m_tiles, n_splits, slots, slot_bytes;
+  size_t wt_h, wt_w, wt_tiles; /* Winograd: output tiles per column, per row, in all */
+  gemm_minmax post_mm;         /* the clamp of a folded residual Add (kernel.post_*) */
 } conv_state;
 
 static int64_t attr_pair(const ir_node *n, const char *key, int idx, int64_t dflt) {
@@ -57,6 +93,8 @@ static void conv_destroy(kernel *k) {
   conv_state *s = k->state;
   if (!s) return;
   free(s->packed);
+  free(s->wino_u);
+  free(s->wino_bias);
   free(s->dw_w);
   free(s->dw_bias);
   free(s->zero);
@@ -111,9 +149,50 @@ static tod_status prepare_weights(kernel *k, conv_state *s, const int64_t *wd, c
     if (bias) memcpy(s->dw_bias, bias, c * sizeof(float));
     return TOD_OK;
   }
-  s->packed = malloc(s->packed_group * (size_t)s->group * sizeof(float));
-  if (!s->packed) return TOD_MEMORY_FAILED;
-  pack_gemm_weights(s, w, bias, s->packed);
+  s->w_src = w;
+  s->b_src = bias;
+  return TOD_OK;
+}
+
+/* Winograd pays where the GEMMs have enough rows and columns to run the micro-kernel well. */
+static int wants_winograd(const conv_state *s, int oh, int ow) {
+  return winograd_allowed() && !s->runtime_w && s->group == 1 && s->kh == 3 && s->kw == 3 &&
+         s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 && s->ig >= 8 && s->og >= 8 &&
+         (size_t)oh * (size_t)ow >= 100;
+}
+
+/* Packs the constant weights for the path setup chose, once. */
+static tod_status pack_for_mode(conv_state *s) {
+  if (s->runtime_w || s->mode == MODE_DEPTHWISE) return TOD_OK;
+  if (s->mode != MODE_WINOGRAD) {
+    if (s->packed) return TOD_OK;
+    s->packed = malloc(s->packed_group * (size_t)s->group * sizeof(float));
+    if (!s->packed) return TOD_MEMORY_FAILED;
+    pack_gemm_weights(s, s->w_src, s->b_src, s->packed);
+    return TOD_OK;
+  }
+  if (s->wino_u) return TOD_OK;
+  const size_t ci = (size_t)s->ig, co = (size_t)s->cout;
+  s->wino = wino_config_get();
+  s->wino_packed = gemm_packed_size(s->gemm, ci, co);
+  s->wino_u = malloc(WINO_POS * s->wino_packed * sizeof(float));
+  s->wino_bias = calloc(co, sizeof(float));
+  float *u = malloc(WINO_POS * co * ci * sizeof(float)); /* [pos][co][ci] */
+  if (!s->wino_u || !s->wino_bias || !u) {
+    free(u);
+    return TOD_MEMORY_FAILED;
+  }
+  for (size_t o = 0; o < co; o++)
+    for (size_t i = 0; i < ci; i++) {
+      float g[9];
+      for (int t = 0; t < 9; t++) g[t] = s->w_src[(o * 9 + (size_t)t) * ci + i];
+      wino_f43_weight(g, u + o * ci + i, co * ci);
+    }
+  for (int p = 0; p < WINO_POS; p++)
+    gemm_pack_b(s->gemm, ci, co, u + (size_t)p * co * ci, ci, 1, NULL,
+                s->wino_u + (size_t)p * s->wino_packed);
+  free(u);
+  if (s->b_src) memcpy(s->wino_bias, s->b_src, co * sizeof(float));
   return TOD_OK;
 }
 
@@ -251,6 +330,32 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
   if (is_depthwise(s)) {
     s->mode = MODE_DEPTHWISE;
     s->slot_bytes = ((size_t)ow * s->kh * s->kw * sizeof(float *) + 63) / 64 * 64;
+  } else if (wants_winograd(s, oh, ow)) {
+    s->mode = MODE_WINOGRAD;
+    const size_t mr = (size_t)s->gemm->mr;
+    s->wt_h = ((size_t)oh + WINO_TILE_OUT - 1) / WINO_TILE_OUT;
+    s->wt_w = ((size_t)ow + WINO_TILE_OUT - 1) / WINO_TILE_OUT;
+    s->wt_tiles = (size_t)s->n * s->wt_h * s->wt_w;
+    size_t rows = WINO_BLOCK_BYTES / (WINO_POS * sizeof(float) * (size_t)(s->ig + s->cout));
+    rows = rows < mr ? mr : rows / mr * mr;
+    /* Few tiles: one block, the threads split its columns (each streams part of the
+     * transformed weights) rather than each streaming all of them for part of the tiles. */
+    if (s->wt_tiles <= 2 * rows) rows = s->wt_tiles;
+    else {
+      const size_t per_slot = ((s->wt_tiles + s->slots - 1) / s->slots + mr - 1) / mr * mr;
+      if (s->slots > 1 && rows > per_slot) rows = per_slot;
+    }
+    s->tile_rows = rows;
+    s->m_tiles = (s->wt_tiles + rows - 1) / rows;
+    const size_t panels = ((size_t)s->og + (size_t)s->gemm->nr - 1) / (size_t)s->gemm->nr;
+    s->n_splits = 1;
+    if (s->slots > 1 && s->m_tiles < 2 * s->slots) {
+      s->n_splits = (2 * s->slots + s->m_tiles - 1) / s->m_tiles;
+      if (s->n_splits > panels) s->n_splits = panels;
+    }
+    s->slot_bytes = ((WINO_POS * rows * (size_t)(s->ig + s->cout) +
+                      WINO_TILE_IN * WINO_TILE_IN * (size_t)s->cin) * sizeof(float) + 63) /
+                    64 * 64;
   } else {
     s->mode = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && pt == 0 && pl == 0 &&
                       pb == 0 && pr == 0
@@ -260,24 +365,50 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
     size_t rows = IM2COL_TILE_BYTES / (kg * sizeof(float));
     if (rows > 256) rows = 256;
     if (s->mode == MODE_GEMM_1X1) rows = gemm_block_rows(s->gemm, kg);
-    /* Enough tiles for every thread; beyond that, bigger tiles reuse B better. */
-    const size_t per_slot = ((m + s->slots - 1) / s->slots + mr - 1) / mr * mr;
-    if (s->slots > 1 && rows > per_slot) rows = per_slot;
-    rows = rows / mr * mr;
-    if (rows == 0) rows = mr;
-    s->tile_rows = rows;
-    s->m_tiles = (m + rows - 1) / rows;
     const size_t panels = ((size_t)s->og + (size_t)s->gemm->nr - 1) / (size_t)s->gemm->nr;
-    const size_t base = s->m_tiles * (size_t)s->group;
-    s->n_splits = 1;
-    if (s->slots > 1 && base < 2 * s->slots) {
-      s->n_splits = (2 * s->slots + base - 1) / base;
-      if (s->n_splits > panels) s->n_splits = panels;
+    if (s->slots > 1 && s->group == 1 && m <= rows && (size_t)s->og > m && panels >= s->slots) {
+      /* Few pixels, many output channels (late layers): one tile of every pixel and the
+       * threads split the columns, so each streams only its share of the weights (the larger
+       * operand here) rather than all of them for a share of the pixels. */
+      s->tile_rows = m;
+      s->m_tiles = 1;
+      s->n_splits = s->slots;
+    } else {
+      /* Enough tiles for every thread; beyond that, bigger tiles reuse B better. */
+      const size_t per_slot = ((m + s->slots - 1) / s->slots + mr - 1) / mr * mr;
+      if (s->slots > 1 && rows > per_slot) rows = per_slot;
+      rows = rows / mr * mr;
+      if (rows == 0) rows = mr;
+      s->tile_rows = rows;
+      s->m_tiles = (m + rows - 1) / rows;
+      const size_t base = s->m_tiles * (size_t)s->group;
+      s->n_splits = 1;
+      if (s->slots > 1 && base < 2 * s->slots) {
+        s->n_splits = (2 * s->slots + base - 1) / base;
+        if (s->n_splits > panels) s->n_splits = panels;
+      }
     }
+    rows = s->tile_rows;
     s->slot_bytes = s->mode == MODE_IM2COL ? (rows * kg * sizeof(float) + 63) / 64 * 64 : 0;
   }
   *scratch = s->slots * s->slot_bytes;
   if (s->runtime_w) *scratch += s->packed_group * (size_t)s->group * sizeof(float);
+  if (k->post_out) {
+    /* A residual Add folded in by the session: same shape as the output, clamp activation. */
+    int loop = 0;
+    const tod_view *r = k->post_res, *o = k->post_out;
+    int same = r && r->ndim == 4 && o->ndim == 4 && s->act == IR_ACT_NONE;
+    for (int d = 0; same && d < 4; d++)
+      same = r->dims[d] == out[0].dims[d] && o->dims[d] == out[0].dims[d];
+    if (!same || fused_act_init(k->post_act, &s->post_mm, &loop) != TOD_OK || loop) {
+      snprintf(k->err, sizeof k->err, "Conv2DFusion: cannot fold this residual Add");
+      return TOD_INPUT_TENSOR_ERROR;
+    }
+  }
+  if (pack_for_mode(s) != TOD_OK) {
+    snprintf(k->err, sizeof k->err, "Conv2DFusion: out of memory packing weights");
+    return TOD_MEMORY_FAILED;
+  }
   return TOD_OK;
 }
 
@@ -287,7 +418,35 @@ typedef struct {
   float *y;
   const float *packed;
   char *scratch;
+  const float *res;        /* a folded residual Add's operand (y's layout), or NULL */
+  const gemm_minmax *mm;   /* the clamp of the final store (the Add's when res) */
 } conv_run_ctx;
+
+/* y = clamp(y + r) on rows x cols values with row stride ld: a folded residual Add, run on a
+ * tile the GEMM just wrote, while it is in cache. */
+static void add_residual_2d(float *y, const float *r, size_t rows, size_t cols, size_t ld,
+                            const gemm_minmax *p) {
+  const float lo = p->min, hi = p->max;
+#if defined(__SSE2__)
+  /* SSE2 is the x86-64 baseline. max(lo, v) and min(hi, v) return v when it is NaN, as the
+   * scalar tail does. */
+  const __m128 vlo = _mm_set1_ps(lo), vhi = _mm_set1_ps(hi);
+#endif
+  for (size_t i = 0; i < rows; i++, y += ld, r += ld) {
+    size_t j = 0;
+#if defined(__SSE2__)
+    for (; j + 4 <= cols; j += 4) {
+      const __m128 v = _mm_add_ps(_mm_loadu_ps(y + j), _mm_loadu_ps(r + j));
+      _mm_storeu_ps(y + j, _mm_min_ps(vhi, _mm_max_ps(vlo, v)));
+    }
+#endif
+    for (; j < cols; j++) {
+      float v = y[j] + r[j];
+      v = v < lo ? lo : v;
+      y[j] = v > hi ? hi : v;
+    }
+  }
+}
 
 /* Writes the im2col rows of output pixels [row0, row0+rows) for group g: row r holds the
  * pixel's receptive field in (ky, kx, ci) order, the order of the KHWC weights. */
@@ -315,11 +474,19 @@ static void im2col_tile(const conv_state *s, const float *x, size_t row0, size_t
         if (kx0 > s->kw) kx0 = s->kw;
         int kx1 = s->iw - ix0 < s->kw ? s->iw - ix0 : s->kw;
         if (kx1 < kx0) kx1 = kx0;
-        memset(dst, 0, (size_t)kx0 * ig * sizeof(float));
-        if (kx1 > kx0)
-          memcpy(dst + (size_t)kx0 * ig, src_row + (size_t)(ix0 + kx0) * cin,
-                 (size_t)(kx1 - kx0) * ig * sizeof(float));
-        memset(dst + (size_t)kx1 * ig, 0, (size_t)(s->kw - kx1) * ig * sizeof(float));
+        const size_t z0 = (size_t)kx0 * ig, v1 = (size_t)kx1 * ig, span = (size_t)s->kw * ig;
+        /* The first valid value, for dst + z0 (no valid column: not read). */
+        const float *src = v1 > z0 ? src_row + (size_t)(ix0 + kx0) * cin : src_row;
+        if (span <= 64) {
+          /* Short rows (a stem conv over 3 channels): a loop beats three library calls. */
+          for (size_t e = 0; e < z0; e++) dst[e] = 0.0f;
+          for (size_t e = z0; e < v1; e++) dst[e] = src[e - z0];
+          for (size_t e = v1; e < span; e++) dst[e] = 0.0f;
+          continue;
+        }
+        memset(dst, 0, z0 * sizeof(float));
+        if (v1 > z0) memcpy(dst + z0, src, (v1 - z0) * sizeof(float));
+        memset(dst + v1, 0, (span - v1) * sizeof(float));
         continue;
       }
       for (int kx = 0; kx < s->kw; kx++) {
@@ -369,6 +536,74 @@ static void conv_gemm_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
     gemm_compute(s->gemm, rows, n0, n1, og, (size_t)s->kg, a, lda,
                  c->packed + (size_t)g * s->packed_group, y, cout, &s->mm);
     if (s->act_loop) fused_act_apply_2d(s->act, y + n0, rows, n1 - n0, cout);
+    if (c->res)
+      add_residual_2d(y + n0, c->res + row0 * cout + (size_t)g * og + n0, rows, n1 - n0, cout,
+                      c->mm);
+  }
+}
+
+/* Tasks are (tile block, column split), column split innermost. A block's input transform is
+ * kept for the next task on the same thread when only the column split changes. */
+static void conv_wino_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const conv_run_ctx *c = ctx;
+  const conv_state *s = c->s;
+  const size_t cin = (size_t)s->cin, cout = (size_t)s->cout, T = s->tile_rows;
+  const size_t nr = (size_t)s->gemm->nr, panels = (cout + nr - 1) / nr;
+  const size_t iw = (size_t)s->iw, ow = (size_t)s->ow;
+  float *v = (float *)(void *)(c->scratch + slot * s->slot_bytes);
+  float *mres = v + WINO_POS * T * cin;
+  float *patch = mres + WINO_POS * T * cout;
+  const gemm_minmax none = {-__builtin_inff(), __builtin_inff()};
+  size_t built = (size_t)-1;
+  for (size_t t = begin; t < end; t++) {
+    const size_t split = t % s->n_splits, blk = t / s->n_splits;
+    const size_t tile0 = blk * T, nt = s->wt_tiles - tile0 < T ? s->wt_tiles - tile0 : T;
+    const size_t p0 = split * panels / s->n_splits, p1 = (split + 1) * panels / s->n_splits;
+    const size_t n0 = p0 * nr, n1 = p1 * nr < cout ? p1 * nr : cout;
+    if (n0 >= n1) continue;
+    if (built != blk) {
+      for (size_t k = 0; k < nt; k++) {
+        const size_t tile = tile0 + k, b = tile / (s->wt_h * s->wt_w);
+        const size_t rem = tile % (s->wt_h * s->wt_w);
+        const int iy0 = (int)(rem / s->wt_w) * WINO_TILE_OUT - s->pt;
+        const int ix0 = (int)(rem % s->wt_w) * WINO_TILE_OUT - s->pl;
+        const float *xb = c->x + b * (size_t)s->ih * iw * cin;
+        if (iy0 >= 0 && ix0 >= 0 && iy0 + WINO_TILE_IN <= s->ih && ix0 + WINO_TILE_IN <= s->iw) {
+          s->wino->input(cin, xb + ((size_t)iy0 * iw + (size_t)ix0) * cin, cin, iw * cin,
+                         v + k * cin, T * cin);
+          continue;
+        }
+        /* Border tile: the patch with its padding made explicit. */
+        for (int i = 0; i < WINO_TILE_IN; i++)
+          for (int j = 0; j < WINO_TILE_IN; j++) {
+            const int iy = iy0 + i, ix = ix0 + j;
+            float *dst = patch + (size_t)(i * WINO_TILE_IN + j) * cin;
+            if (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw)
+              memset(dst, 0, cin * sizeof(float));
+            else
+              memcpy(dst, xb + ((size_t)iy * iw + (size_t)ix) * cin, cin * sizeof(float));
+          }
+        s->wino->input(cin, patch, cin, WINO_TILE_IN * cin, v + k * cin, T * cin);
+      }
+      built = blk;
+    }
+    for (size_t p = 0; p < WINO_POS; p++)
+      gemm_compute(s->gemm, nt, n0, n1, cout, cin, v + p * T * cin, cin,
+                   s->wino_u + p * s->wino_packed, mres + p * T * cout, cout, &none);
+    for (size_t k = 0; k < nt; k++) {
+      const size_t tile = tile0 + k, b = tile / (s->wt_h * s->wt_w);
+      const size_t rem = tile % (s->wt_h * s->wt_w);
+      const size_t oy0 = rem / s->wt_w * WINO_TILE_OUT, ox0 = rem % s->wt_w * WINO_TILE_OUT;
+      const size_t rows = (size_t)s->oh - oy0 < WINO_TILE_OUT ? (size_t)s->oh - oy0 : WINO_TILE_OUT;
+      const size_t cols = ow - ox0 < WINO_TILE_OUT ? ow - ox0 : WINO_TILE_OUT;
+      const size_t off = ((b * (size_t)s->oh + oy0) * ow + ox0) * cout + n0;
+      s->wino->output(n1 - n0, mres + k * cout + n0, T * cout, s->wino_bias + n0,
+                      c->res ? c->res + off : NULL, c->y + off, cout, ow * cout, rows, cols,
+                      c->mm);
+      if (s->act_loop)
+        for (size_t i = 0; i < rows; i++)
+          fused_act_apply_2d(s->act, c->y + off + i * ow * cout, cols, n1 - n0, cout);
+    }
   }
 }
 
@@ -402,9 +637,21 @@ static void conv_dw_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
 static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *out, int n_out,
                            void *scratch, tod_threadpool *tp) {
   const conv_state *s = k->state;
-  conv_run_ctx c = {s, in[0].data, out[0].data, s->packed, scratch};
+  conv_run_ctx c = {s, in[0].data, out[0].data, s->packed, scratch, NULL, &s->mm};
+  if (k->post_out) {
+    c.y = k->post_out->data;
+    c.res = k->post_res->data;
+    c.mm = &s->post_mm;
+  }
+  if (s->mode == MODE_WINOGRAD) {
+    gemm_run_slots(tp, s->slots, s->m_tiles * s->n_splits, conv_wino_tasks, &c);
+    return TOD_OK;
+  }
   if (s->mode == MODE_DEPTHWISE) {
     gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh, conv_dw_tasks, &c);
+    if (c.res)
+      add_residual_2d(c.y, c.res, (size_t)s->n * s->oh * s->ow, (size_t)s->cout,
+                      (size_t)s->cout, c.mm);
     return TOD_OK;
   }
   if (s->runtime_w) {

@@ -1,6 +1,6 @@
 /* ReduceFusion: Mean, Max, Min, Prod, Sum, SumSquare, ASum, All, L2 over any set of axes.
  * Accumulates in double in scratch (one slot per output element) while walking the input
- * once in memory order, so any axis set costs one pass; float32, int32 and int64 (and bool
+ * once in memory order, so any axis set costs one pass; float32, float64, int32 and int64 (and bool
  * for All). */
 #include <math.h>
 #include <stdlib.h>
@@ -44,7 +44,7 @@ static tod_status rd_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
   const tod_view *x = &in[0];
   int dt = x->dtype;
   int ok = s->mode == R_ALL ? (dt == IR_DT_BOOL || dt == IR_DT_UINT8)
-                            : (dt == IR_DT_FLOAT32 || dt == IR_DT_INT32 || dt == IR_DT_INT64);
+                            : (dt == IR_DT_FLOAT32 || dt == IR_DT_FLOAT64 || dt == IR_DT_INT32 || dt == IR_DT_INT64);
   if (!ok || out[0].dtype != dt) return kfail(k, TOD_NOT_SUPPORT, "dtype %s", ir_dtype_name(dt));
   int mask[IR_MAX_DIMS];
   if (shape_reduce_axes(k->node, in, n_in, x->ndim, mask))
@@ -108,6 +108,7 @@ static tod_status rd_run(kernel *k, const tod_view *in, int n_in, tod_view *out,
       for (int64_t t = 0; t < inner; t++) {
         double v;
         if (dt == IR_DT_FLOAT32) v = ((const float *)in[0].data)[x0 + t];
+        else if (dt == IR_DT_FLOAT64) v = ((const double *)in[0].data)[x0 + t];
         else if (dt == IR_DT_INT32) v = ((const int32_t *)in[0].data)[x0 + t];
         else if (dt == IR_DT_INT64) v = (double)((const int64_t *)in[0].data)[x0 + t];
         else v = ((const uint8_t *)in[0].data)[x0 + t] != 0;
@@ -127,6 +128,7 @@ static tod_status rd_run(kernel *k, const tod_view *in, int n_in, tod_view *out,
     v *= s->coeff;
     switch (dt) {
       case IR_DT_FLOAT32: ((float *)out[0].data)[i] = (float)v; break;
+      case IR_DT_FLOAT64: ((double *)out[0].data)[i] = v; break;
       case IR_DT_INT32:
         ((int32_t *)out[0].data)[i] = v != v ? 0 : v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : (int32_t)v;
         break;

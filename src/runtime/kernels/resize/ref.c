@@ -1,8 +1,8 @@
 /* Resize on NHWC float32: nearest (every NearestMode) and bilinear, with the asymmetric,
  * align_corners and half_pixel coordinate transforms. setup precomputes, per output row and
  * column, the source indices and weights; run is then a pure gather-and-blend over channels.
- * Scale is out/in of the actual sizes (as MindSpore Lite), which equals the ONNX scale for
- * the integer factors models use. */
+ * The coordinate map uses the node's float scales when it has them (ONNX), else out/in of the
+ * actual sizes (as MindSpore Lite). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,19 +45,24 @@ static tod_status rs_create_impl(kernel *k, const ir_graph *g, const ir_node *n)
 }
 KCREATE_GUARDED(rs_create, rs_create_impl, rs_destroy)
 
-static double src_coord(int coord, int64_t o, int64_t in, int64_t out) {
+/* ratio: in/out, or 1/scale when the node was given float scales (ONNX maps with the scale). */
+static double src_coord(int coord, int64_t o, int64_t in, int64_t out, double ratio, double scale) {
+  /* With scales ONNX aligns corners on the unrounded output length in * scale. */
+  double len = scale > 0 ? (double)in * scale : (double)out;
   switch (coord) {
-    case C_ALIGN: return out > 1 ? (double)o * (double)(in - 1) / (double)(out - 1) : 0.0;
-    case C_HALF: return ((double)o + 0.5) * (double)in / (double)out - 0.5;
-    default: return (double)o * (double)in / (double)out;
+    case C_ALIGN: return len > 1 ? (double)o * (double)(in - 1) / (len - 1) : 0.0;
+    case C_HALF: return ((double)o + 0.5) * ratio - 0.5;
+    default: return (double)o * ratio;
   }
 }
 
 static int64_t clampi(int64_t v, int64_t hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 
-static void axis_table(const rs_state *s, int64_t in, int64_t out, int64_t *i0, int64_t *i1, float *w) {
+static void axis_table(const rs_state *s, int64_t in, int64_t out, double scale, int64_t *i0, int64_t *i1,
+                       float *w) {
+  double ratio = scale > 0 ? 1.0 / scale : out ? (double)in / (double)out : 0.0;
   for (int64_t o = 0; o < out; o++) {
-    double x = src_coord(s->coord, o, in, out);
+    double x = src_coord(s->coord, o, in, out, ratio, scale);
     if (s->method == M_NEAREST) {
       double r;
       switch (s->nearest) {
@@ -105,8 +110,15 @@ static tod_status rs_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
       return kfail(k, TOD_MEMORY_FAILED, "out of memory");
     }
   }
-  axis_table(s, s->ih, s->oh, s->i0, s->i1, s->w);
-  axis_table(s, s->iw, s->ow, s->i0 + s->oh, s->i1 + s->oh, s->w + s->oh);
+  /* Float scales (NHWC order [n,h,w,c], or [h,w]) define the coordinate map, as in ONNX. */
+  double sh = 0, sw = 0;
+  if (n_in > 1 && in[1].data && in[1].dtype == IR_DT_FLOAT32 && (knumel(&in[1]) == 4 || knumel(&in[1]) == 2)) {
+    const float *sc = in[1].data;
+    int hi = knumel(&in[1]) == 4 ? 1 : 0;
+    sh = sc[hi], sw = sc[hi + 1];
+  }
+  axis_table(s, s->ih, s->oh, sh, s->i0, s->i1, s->w);
+  axis_table(s, s->iw, s->ow, sw, s->i0 + s->oh, s->i1 + s->oh, s->w + s->oh);
   return TOD_OK;
 }
 

@@ -48,6 +48,13 @@ static tod_status sl_plan(kernel *k, const tod_view *in, int n_in, shape_slice_p
   const sl_state *s = k->state;
   int64_t b[IR_MAX_DIMS], e[IR_MAX_DIMS], st[IR_MAX_DIMS];
   char why[128];
+  if (k->node->op == IR_OP_StridedSlice && n_in >= 5) { /* x, starts, ends, axes, steps */
+    if (shape_onnx_slice_full(in, n_in, in[0].ndim, b, e, st) != 0)
+      return kfail(k, TOD_INPUT_TENSOR_ERROR, "starts/ends/axes/steps must be known, valid integers");
+    if (shape_strided_slice_plan(in[0].dims, in[0].ndim, b, e, st, in[0].ndim, 0, 0, 0, 0, 0, p, why, sizeof why))
+      return kfail(k, TOD_INPUT_TENSOR_ERROR, "%s", why);
+    return TOD_OK;
+  }
   int nb = shape_read_ints(&in[1], b, IR_MAX_DIMS), ne = shape_read_ints(&in[2], e, IR_MAX_DIMS);
   if (nb < 0 || ne != nb) return kfail(k, TOD_INPUT_TENSOR_ERROR, "begin/end must be known integers of equal length");
   if (k->node->op == IR_OP_SliceFusion) {
