@@ -3,7 +3,7 @@
 # Idempotent: skips apt when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(build-essential cmake clang python3-torch python3-torchvision python3-onnx python3-numpy
+pkgs=(build-essential cmake clang libclang-rt-14-dev python3-torch python3-torchvision python3-onnx python3-numpy
       flatbuffers-compiler protobuf-compiler libonnx-testdata
       pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev libpq-dev postgresql
       chromium fonts-wqy-zenhei)

@@ -230,8 +230,12 @@ def test_models(d):
                 continue
             check(size <= max_ratio * fsize, f"{name} {b} bits: file {size / fsize:.3f}x the float one (<= {max_ratio})")
             check(c >= min_cos, f"{name} {b} bits: cosine {c:.5f} to PyTorch (>= {min_cos})")
-            # equal by construction (decoded floats replace the float pages); 512 KB of noise allowed
-            check(peak <= fpeak + 512, f"{name} {b} bits: peak RSS {peak} KB, float model {fpeak} KB")
+            # equal by construction (decoded floats replace the float pages); 512 KB of noise allowed.
+            # Under AddressSanitizer RSS measures its shadow memory and quarantine, not tod's.
+            if os.environ.get("ASAN_OPTIONS"):
+                print(f"skip {name} {b} bits: peak RSS is not comparable under AddressSanitizer")
+            else:
+                check(peak <= fpeak + 512, f"{name} {b} bits: peak RSS {peak} KB, float model {fpeak} KB")
             if b == 4:
                 r = run([TOD, "info", ms + ".ms"])
                 lines = [l for l in r.stdout.splitlines() if " bits " in l]
