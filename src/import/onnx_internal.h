@@ -176,4 +176,26 @@ tod_status onnx_shape_slice(onnx_ctx *c, onnx_node *n); /* Shape with start/end 
 /* Runs a 2-D translator on the 1-D (or BatchNorm rank-2/3) form of n, squeezing back. */
 tod_status onnx_as_2d(onnx_ctx *c, onnx_node *n, tod_status (*fn)(onnx_ctx *, onnx_node *));
 
+
+/* Shared by the op translators (onnx_ops*.c): return on the first failing status, and attribute
+ * setters that turn allocation failure into onnx_oom's message. */
+#define TRY(x)                             \
+  do {                                     \
+    tod_status try_st_ = (x);              \
+    if (try_st_ != TOD_OK) return try_st_; \
+  } while (0)
+
+static inline tod_status seti(onnx_ctx *c, ir_node *nd, const char *k, int64_t v) {
+  return ir_attr_set_int(nd, k, v) == TOD_OK ? TOD_OK : onnx_oom(c);
+}
+static inline tod_status setf(onnx_ctx *c, ir_node *nd, const char *k, double v) {
+  return ir_attr_set_float(nd, k, v) == TOD_OK ? TOD_OK : onnx_oom(c);
+}
+static inline tod_status setis(onnx_ctx *c, ir_node *nd, const char *k, const int64_t *v, int n) {
+  return ir_attr_set_ints(nd, k, v, n) == TOD_OK ? TOD_OK : onnx_oom(c);
+}
+static inline tod_status setfs(onnx_ctx *c, ir_node *nd, const char *k, const float *v, int n) {
+  return ir_attr_set_floats(nd, k, v, n) == TOD_OK ? TOD_OK : onnx_oom(c);
+}
+
 #endif

@@ -13,27 +13,7 @@
 
 #include "import/onnx_internal.h"
 
-#define TRY(x)                                   \
-  do {                                           \
-    tod_status try_st_ = (x);                    \
-    if (try_st_ != TOD_OK) return try_st_;       \
-  } while (0)
 
-static tod_status oom(onnx_ctx *c) { return onnx_fail(c, TOD_MEMORY_FAILED, "out of memory"); }
-
-/* Attribute setters that turn allocation failure into a message. */
-static tod_status seti(onnx_ctx *c, ir_node *nd, const char *k, int64_t v) {
-  return ir_attr_set_int(nd, k, v) == TOD_OK ? TOD_OK : oom(c);
-}
-static tod_status setf(onnx_ctx *c, ir_node *nd, const char *k, double v) {
-  return ir_attr_set_float(nd, k, v) == TOD_OK ? TOD_OK : oom(c);
-}
-static tod_status setis(onnx_ctx *c, ir_node *nd, const char *k, const int64_t *v, int n) {
-  return ir_attr_set_ints(nd, k, v, n) == TOD_OK ? TOD_OK : oom(c);
-}
-static tod_status setfs(onnx_ctx *c, ir_node *nd, const char *k, const float *v, int n) {
-  return ir_attr_set_floats(nd, k, v, n) == TOD_OK ? TOD_OK : oom(c);
-}
 
 /* Inputs 0..k-1 must be present. */
 static tod_status need(onnx_ctx *c, const onnx_node *n, int k) {
@@ -60,7 +40,7 @@ static tod_status emit_sub(onnx_ctx *c, const onnx_node *n, const char *suffix, 
                            const int *in, int n_in, const int *out, int n_out, ir_node **nd) {
   size_t len = strlen(n->name) + strlen(suffix) + 2;
   char *nm = malloc(len);
-  if (!nm) return oom(c);
+  if (!nm) return onnx_oom(c);
   snprintf(nm, len, "%s/%s", n->name, suffix);
   tod_status st = onnx_emit(c, op, nm, in, n_in, out, n_out, nd);
   free(nm);
@@ -275,7 +255,7 @@ static tod_status scaled_const(onnx_ctx *c, const onnx_node *n, int src, double 
       (size_t)numel * 4 != t->nbytes)
     return TOD_OK;
   float *v = malloc(t->nbytes ? t->nbytes : 4);
-  if (!v) return oom(c);
+  if (!v) return onnx_oom(c);
   if (t->nbytes) memcpy(v, t->data, t->nbytes);
   for (int64_t i = 0; i < numel; i++) v[i] = (float)(v[i] * s);
   tod_status st = onnx_const_f32(c, n, suffix, v, (int)numel, 1, idx);
@@ -450,7 +430,7 @@ static tod_status reshape(onnx_ctx *c, onnx_node *n) {
 static tod_status ints_const(onnx_ctx *c, const onnx_node *n, const char *suffix,
                              const int64_t *v, int count, int *idx) {
   int32_t *tmp = malloc(sizeof(int32_t) * (size_t)(count ? count : 1));
-  if (!tmp) return oom(c);
+  if (!tmp) return onnx_oom(c);
   for (int i = 0; i < count; i++)
     tmp[i] = v[i] > INT32_MAX ? INT32_MAX : v[i] < INT32_MIN ? INT32_MIN : (int32_t)v[i];
   tod_status st = onnx_const_i32(c, n, suffix, tmp, count, 1, idx);
@@ -500,7 +480,7 @@ static tod_status list_arg(onnx_ctx *c, const onnx_node *n, const char *key, int
     int k = onnx_attr_ints(n, key, &a);
     if (k < 0) return TOD_OK;
     *v = malloc(sizeof(int64_t) * (size_t)(k ? k : 1));
-    if (!*v) return oom(c);
+    if (!*v) return onnx_oom(c);
     if (k) memcpy(*v, a, sizeof(int64_t) * (size_t)k);
     *count = k;
     *present = 1;
@@ -510,7 +490,7 @@ static tod_status list_arg(onnx_ctx *c, const onnx_node *n, const char *key, int
   if (t < 0) return TOD_OK;
   int64_t cnt;
   int r = onnx_const_ints(c, t, v, &cnt);
-  if (r < 0) return oom(c);
+  if (r < 0) return onnx_oom(c);
   if (r == 0) return onnx_unsupported(c, n, "with a non-constant %s input", key);
   if (cnt > 1024) {
     free(*v);
@@ -531,7 +511,7 @@ static tod_status split(onnx_ctx *c, onnx_node *n) {
   tod_status st = TOD_OK;
   int *outs = malloc(sizeof(int) * (size_t)n->n_out);
   ir_node *nd = NULL;
-  if (!outs) st = oom(c);
+  if (!outs) st = onnx_oom(c);
   if (st == TOD_OK && present && nsp != n->n_out)
     st = onnx_bad(c, n, "has %d split sizes for %d outputs", nsp, n->n_out);
   for (int i = 0; st == TOD_OK && i < n->n_out; i++) st = onnx_out(c, n, i, &outs[i]);
@@ -823,7 +803,7 @@ static tod_status resize(onnx_ctx *c, onnx_node *n) {
   } else if (is_sizes) {
     int64_t *sz, cnt;
     int r = onnx_const_ints(c, src, &sz, &cnt);
-    if (r < 0) return oom(c);
+    if (r < 0) return onnx_oom(c);
     if (r && cnt == 4) {
       nh = sz[2];
       nw = sz[3];
@@ -886,7 +866,7 @@ static tod_status expand(onnx_ctx *c, onnx_node *n) {
   TRY(simple(c, n, IR_OP_BroadcastTo, 2, &nd));
   int64_t *v, cnt;
   int r = onnx_const_ints(c, n->in[1], &v, &cnt);
-  if (r < 0) return oom(c);
+  if (r < 0) return onnx_oom(c);
   /* Re-fetch: onnx_const_ints adds no node, so nd is still valid. */
   tod_status st = r && cnt <= IR_MAX_DIMS ? setis(c, nd, "shape", v, (int)cnt) : TOD_OK;
   free(v);

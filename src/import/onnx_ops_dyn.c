@@ -8,19 +8,6 @@
 
 #include "import/onnx_internal.h"
 
-#define TRY(x)                             \
-  do {                                     \
-    tod_status try_st_ = (x);              \
-    if (try_st_ != TOD_OK) return try_st_; \
-  } while (0)
-
-static tod_status oom(onnx_ctx *c) { return onnx_fail(c, TOD_MEMORY_FAILED, "out of memory"); }
-static tod_status seti(onnx_ctx *c, ir_node *nd, const char *k, int64_t v) {
-  return ir_attr_set_int(nd, k, v) == TOD_OK ? TOD_OK : oom(c);
-}
-static tod_status setf(onnx_ctx *c, ir_node *nd, const char *k, double v) {
-  return ir_attr_set_float(nd, k, v) == TOD_OK ? TOD_OK : oom(c);
-}
 static int opt_in(const onnx_node *n, int i) { return i < n->n_in ? n->in[i] : -1; }
 /* Input i is present and not a constant. */
 static int dyn_in(const onnx_ctx *c, const onnx_node *n, int i) {

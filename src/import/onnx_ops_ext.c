@@ -9,22 +9,6 @@
 
 #include "import/onnx_internal.h"
 
-#define TRY(x)                             \
-  do {                                     \
-    tod_status try_st_ = (x);              \
-    if (try_st_ != TOD_OK) return try_st_; \
-  } while (0)
-
-static tod_status oom(onnx_ctx *c) { return onnx_fail(c, TOD_MEMORY_FAILED, "out of memory"); }
-static tod_status seti(onnx_ctx *c, ir_node *nd, const char *k, int64_t v) {
-  return ir_attr_set_int(nd, k, v) == TOD_OK ? TOD_OK : oom(c);
-}
-static tod_status setf(onnx_ctx *c, ir_node *nd, const char *k, double v) {
-  return ir_attr_set_float(nd, k, v) == TOD_OK ? TOD_OK : oom(c);
-}
-static tod_status setis(onnx_ctx *c, ir_node *nd, const char *k, const int64_t *v, int n) {
-  return ir_attr_set_ints(nd, k, v, n) == TOD_OK ? TOD_OK : oom(c);
-}
 static tod_status need(onnx_ctx *c, const onnx_node *n, int k) {
   if (n->n_in < k) return onnx_bad(c, n, "has %d inputs, needs %d", n->n_in, k);
   for (int i = 0; i < k; i++)
@@ -40,7 +24,7 @@ static tod_status emit(onnx_ctx *c, const onnx_node *n, const char *suffix, int 
   if (!suffix) return onnx_emit(c, op, n->name, in, n_in, out, n_out, nd);
   size_t len = strlen(n->name) + strlen(suffix) + 2;
   char *nm = malloc(len);
-  if (!nm) return oom(c);
+  if (!nm) return onnx_oom(c);
   snprintf(nm, len, "%s/%s", n->name, suffix);
   tod_status st = onnx_emit(c, op, nm, in, n_in, out, n_out, nd);
   free(nm);
@@ -91,7 +75,7 @@ static tod_status scalar_i(onnx_ctx *c, const onnx_node *n, const char *suffix, 
   if (dtype == IR_DT_INT64) {
     ir_tensor *tt = &c->g->tensors[*t];
     int64_t w = v;
-    if (ir_tensor_set_data_copy(tt, &w, 8) != TOD_OK) return oom(c);
+    if (ir_tensor_set_data_copy(tt, &w, 8) != TOD_OK) return onnx_oom(c);
     tt->dtype = IR_DT_INT64;
   }
   return TOD_OK;
@@ -503,13 +487,13 @@ static tod_status reduce_log(onnx_ctx *c, onnx_node *n) {
     int k = onnx_attr_ints(n, "axes", &a);
     if (k > 0) {
       ax = malloc(sizeof(int64_t) * (size_t)k);
-      if (!ax) return oom(c);
+      if (!ax) return onnx_oom(c);
       memcpy(ax, a, sizeof(int64_t) * (size_t)k);
       cnt = k;
     }
   } else if (opt_in(n, 1) >= 0) {
     int r = onnx_const_ints(c, n->in[1], &ax, &cnt);
-    if (r < 0) return oom(c);
+    if (r < 0) return onnx_oom(c);
     if (r == 0) return onnx_unsupported(c, n, "with a non-constant axes input");
   }
   if (!cnt && onnx_attr_i(n, "noop_with_empty_axes", 0)) {

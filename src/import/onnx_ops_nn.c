@@ -9,13 +9,6 @@
 #include "import/onnx_internal.h"
 #include "ir/custom_ops.h"
 
-#define TRY(x)                             \
-  do {                                     \
-    tod_status try_st_ = (x);              \
-    if (try_st_ != TOD_OK) return try_st_; \
-  } while (0)
-
-static tod_status oom(onnx_ctx *c) { return onnx_fail(c, TOD_MEMORY_FAILED, "out of memory"); }
 static tod_status need(onnx_ctx *c, const onnx_node *n, int k) {
   if (n->n_in < k) return onnx_bad(c, n, "has %d inputs, needs %d", n->n_in, k);
   for (int i = 0; i < k; i++)
@@ -34,7 +27,7 @@ static tod_status const_f64(onnx_ctx *c, const onnx_node *n, const char *suffix,
   k.dims[0] = count;
   k.nbytes = sizeof(double) * (size_t)count;
   k.owned = malloc(k.nbytes ? k.nbytes : 1);
-  if (!k.owned) return oom(c);
+  if (!k.owned) return onnx_oom(c);
   if (count) memcpy(k.owned, v, k.nbytes);
   k.data = k.owned;
   char name[600];
@@ -54,7 +47,7 @@ static tod_status custom(onnx_ctx *c, onnx_node *n, int type, const double *attr
   TRY(onnx_out(c, n, 0, &out));
   ir_node *node = NULL;
   TRY(onnx_emit(c, IR_OP_Custom, n->name, in, nd + (n_attrs ? 1 : 0), &out, 1, &node));
-  if (ir_attr_set_string(node, "type", custom_ops[type].name) != TOD_OK) return oom(c);
+  if (ir_attr_set_string(node, "type", custom_ops[type].name) != TOD_OK) return onnx_oom(c);
   c->g->tensors[out].dtype = out_dtype ? out_dtype : dtype_of(c, n->in[0]);
   return TOD_OK;
 }
@@ -117,13 +110,6 @@ static tod_status hardmax(onnx_ctx *c, onnx_node *n) {
   TRY(need(c, n, 1));
   double a[2] = {(double)onnx_attr_i(n, "axis", c->opset < 13 ? 1 : -1), c->opset < 13};
   return custom(c, n, CUSTOM_Hardmax, a, 2, 0);
-}
-
-static tod_status setis(onnx_ctx *c, ir_node *nd, const char *k, const int64_t *v, int n) {
-  return ir_attr_set_ints(nd, k, v, n) == TOD_OK ? TOD_OK : oom(c);
-}
-static tod_status seti(onnx_ctx *c, ir_node *nd, const char *k, int64_t v) {
-  return ir_attr_set_int(nd, k, v) == TOD_OK ? TOD_OK : oom(c);
 }
 
 /* "<node>/<suffix>" node of op on in, output a new temporary (or *out when >= 0). */
@@ -446,7 +432,7 @@ static tod_status topk(onnx_ctx *c, onnx_node *n) {
   TRY(onnx_emit(c, IR_OP_TopKFusion, n->name, n->in, 2, outs, 2, &nd));
   TRY(seti(c, nd, "axis", onnx_attr_i(n, "axis", -1)));
   TRY(seti(c, nd, "largest", onnx_attr_i(n, "largest", 1)));
-  if (ir_attr_set_int(nd, "sorted", 1) != TOD_OK) return oom(c);
+  if (ir_attr_set_int(nd, "sorted", 1) != TOD_OK) return onnx_oom(c);
   c->g->tensors[vals].dtype = dtype_of(c, n->in[0]);
   if (n->n_out < 2 || !n->out_names[1].n) return TOD_OK;
   TRY(onnx_out(c, n, 1, &idx));
@@ -492,7 +478,7 @@ static tod_status instance_norm(onnx_ctx *c, onnx_node *n) {
   ir_node *nd = NULL;
   TRY(onnx_out(c, n, 0, &y));
   TRY(onnx_emit(c, IR_OP_InstanceNorm, n->name, n->in, 3, &y, 1, &nd));
-  return ir_attr_set_float(nd, "epsilon", onnx_attr_f(n, "epsilon", 1e-5f)) == TOD_OK ? TOD_OK : oom(c);
+  return ir_attr_set_float(nd, "epsilon", onnx_attr_f(n, "epsilon", 1e-5f)) == TOD_OK ? TOD_OK : onnx_oom(c);
 }
 
 /* Dropout in inference (or training with ratio 0) with its mask output: y is x, the mask all
@@ -521,7 +507,7 @@ static tod_status dropout_mask(onnx_ctx *c, onnx_node *n) {
   k.ndim = 0;
   k.nbytes = 1;
   k.owned = malloc(1);
-  if (!k.owned) return oom(c);
+  if (!k.owned) return onnx_oom(c);
   *(uint8_t *)k.owned = 1;
   k.data = k.owned;
   char name[600];
@@ -581,7 +567,7 @@ static tod_status window3d(onnx_ctx *c, onnx_node *n) {
       int64_t o = wt->dims[0];
       if (o < 1 || o > (1 << 20)) return onnx_unsupported(c, n, "(3-D) with a weight of unknown shape");
       float *z = calloc((size_t)o, sizeof(float));
-      if (!z) return oom(c);
+      if (!z) return onnx_oom(c);
       tod_status st2 = onnx_const_f32(c, n, "zero_bias", z, (int)o, 1, &in[2]);
       free(z);
       TRY(st2);
@@ -591,7 +577,7 @@ static tod_status window3d(onnx_ctx *c, onnx_node *n) {
     ir_node *nd = NULL;
     TRY(onnx_emit(c, IR_OP_Custom, n->name, in, 4, &y, 1, &nd));
     c->g->tensors[y].dtype = IR_DT_FLOAT32;
-    return ir_attr_set_string(nd, "type", custom_ops[CUSTOM_Conv3D].name) == TOD_OK ? TOD_OK : oom(c);
+    return ir_attr_set_string(nd, "type", custom_ops[CUSTOM_Conv3D].name) == TOD_OK ? TOD_OK : onnx_oom(c);
   }
   a[15] = ceil_mode;
   a[16] = avg ? (double)onnx_attr_i(n, "count_include_pad", 0) : 0;
@@ -690,9 +676,9 @@ static tod_status rnn_family(onnx_ctx *c, onnx_node *n) {
   int op = lstm ? IR_OP_LSTM : gru ? IR_OP_GRU : IR_OP_Custom;
   TRY(onnx_emit(c, op, n->name, in, nin, outs, nout, &nd));
   if (op == IR_OP_Custom) {
-    if (ir_attr_set_string(nd, "type", custom_ops[CUSTOM_RNN].name) != TOD_OK) return oom(c);
+    if (ir_attr_set_string(nd, "type", custom_ops[CUSTOM_RNN].name) != TOD_OK) return onnx_oom(c);
   } else if (ir_attr_set_int(nd, "bidirectional", bidi) != TOD_OK) {
-    return oom(c);
+    return onnx_oom(c);
   }
   if (lstm) {
     TRY(seti(c, nd, "hidden_size", onnx_attr_i(n, "hidden_size", 0)));
@@ -726,7 +712,7 @@ static tod_status lrn(onnx_ctx *c, onnx_node *n) {
       ir_attr_set_float(nd, "alpha", (double)onnx_attr_f(n, "alpha", 1e-4f) / (double)size) != TOD_OK ||
       ir_attr_set_float(nd, "beta", onnx_attr_f(n, "beta", 0.75f)) != TOD_OK ||
       ir_attr_set_string(nd, "norm_region", "ACROSS_CHANNELS") != TOD_OK)
-    return oom(c);
+    return onnx_oom(c);
   return TOD_OK;
 }
 
@@ -747,7 +733,7 @@ static tod_status einsum(onnx_ctx *c, onnx_node *n) {
   ir_node *nd = NULL;
   TRY(onnx_emit(c, IR_OP_Custom, n->name, in, n->n_in + 1, &y, 1, &nd));
   c->g->tensors[y].dtype = dtype_of(c, n->in[0]);
-  return ir_attr_set_string(nd, "type", custom_ops[CUSTOM_Einsum].name) == TOD_OK ? TOD_OK : oom(c);
+  return ir_attr_set_string(nd, "type", custom_ops[CUSTOM_Einsum].name) == TOD_OK ? TOD_OK : onnx_oom(c);
 }
 
 /* Resize with pytorch_half_pixel: tod maps it to half_pixel, which differs for an output extent
