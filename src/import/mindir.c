@@ -121,7 +121,7 @@ static mslot *slot_find(const mctx *c, ms_str s, int scope) {
   for (;;) {
     mslot *e = &c->tab[i];
     if (!e->p) return e;
-    if (e->scope == scope && e->n == s.n && memcmp(e->p, s.p, s.n) == 0) return e;
+    if (e->scope == scope && e->n == s.n && (s.n == 0 || memcmp(e->p, s.p, s.n) == 0)) return e;
     i = (i + 1) & mask;
   }
 }
@@ -594,6 +594,7 @@ static tod_status import_node(mctx *c, mnode *n, int scope) {
 
 /* A python-side name: "<graph>:<name>" -> "<name>". */
 static ms_str py_name(ms_str s) {
+  if (!s.n) return s; /* an absent name is {NULL, 0}: memchr must not see NULL */
   const char *colon = memchr(s.p, ':', s.n);
   if (!colon || colon + 1 == s.p + s.n) return s;
   ms_str r = {colon + 1, (size_t)(s.p + s.n - colon - 1)};
@@ -854,6 +855,10 @@ static tod_status finish_graph(mctx *c, const mval *res) {
     if (ir_add_output(g, loss->t) != TOD_OK) return ms_oom(c);
     for (int i = 0; i < g->n_nodes; i++)
       if (mindir_is_optimizer(g->nodes[i].op) && g->nodes[i].n_out > 0 && ir_add_output(g, g->nodes[i].out[0]) != TOD_OK)
+        return ms_oom(c);
+    /* Assign's result is read by nobody: as a graph output it is not pruned (as tod's autodiff). */
+    for (int i = 0; i < g->n_nodes; i++)
+      if (g->nodes[i].op == IR_OP_Assign && g->nodes[i].n_out > 0 && ir_add_output(g, g->nodes[i].out[0]) != TOD_OK)
         return ms_oom(c);
     return TOD_OK;
   }

@@ -6,6 +6,7 @@
  * runtime only has channel-last, read their NCHW activations through Transposes and write NCHW
  * results, except weight gradients, which come out KHWC like the weights after the layout pass. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,29 +218,71 @@ static tod_status conv_backprop_filter(mctx *c, mnode *n, mval *res) {
   return tensor_res(out, res);
 }
 
-static tod_status pool_attrs(mctx *c, const mnode *n, ir_node *nd, int fusion) {
-  int64_t ks[2], st[2], zero[4] = {0, 0, 0, 0};
+/* Explicit pooling pads (pad_mode PAD): `pad` or `pad_list` (top, bottom, left, right, or one
+ * value for all), rounding from `round_mode` (0 floor, 1 ceil) or `ceil_mode`. */
+static tod_status pool_pads(mctx *c, const mnode *n, int64_t pads[4], int *ceil) {
+  int64_t v[8];
+  int k = ms_attr_ints(n, "pad", v, 8);
+  if (k != 1 && k != 4) k = ms_attr_ints(n, "pad_list", v, 8);
+  pads[0] = pads[1] = pads[2] = pads[3] = 0;
+  if (k == 1) pads[0] = pads[1] = pads[2] = pads[3] = v[0];
+  else if (k == 4) memcpy(pads, v, sizeof(int64_t) * 4);
+  else if (k > 0) return ms_unsupported(c, n, "with %d pad values", k);
+  for (int i = 0; i < 4; i++)
+    if (pads[i] < 0 || pads[i] > (1 << 24)) return ms_bad(c, n, "has pad %lld", (long long)pads[i]);
+  *ceil = ms_attr_int(n, "round_mode", ms_attr_int(n, "ceil_mode", 0)) != 0;
+  return TOD_OK;
+}
+
+static tod_status pool_attrs(mctx *c, const mnode *n, ir_node *nd, int fusion, const int64_t pads[4], int ceil) {
+  int64_t ks[2], st[2];
   TRY(pair(c, n, "kernel_size", 1, ks));
   TRY(pair(c, n, "strides", 1, st));
   int mode;
   TRY(pad_mode(c, n, 2, &mode));
-  if (mode == 0) return ms_unsupported(c, n, "with explicit padding");
+  if (mode == 0 && !fusion) return ms_unsupported(c, n, "with explicit padding");
   TRY(setis(c, nd, "kernel_size", ks, 2));
   TRY(setis(c, nd, "strides", st, 2));
   TRY(seti(c, nd, "pad_mode", mode));
   if (!fusion) return seti(c, nd, "format", IR_FMT_NHWC);
-  TRY(setis(c, nd, "pad", zero, 4));
-  TRY(seti(c, nd, "round_mode", 0));
+  TRY(setis(c, nd, "pad", pads, 4));
+  TRY(seti(c, nd, "round_mode", ceil));
   TRY(seti(c, nd, "format", IR_FMT_NCHW));
   TRY(seti(c, nd, "global", 0));
   return seti(c, nd, "activation_type", IR_ACT_NONE);
 }
 
+/* MaxPool/AvgPool; an AvgPool whose padding counts (count_include_pad, MindSpore's default)
+ * reads explicit zeros instead, since tod's AvgPool divides by the in-input count. */
 static tod_status pool(mctx *c, mnode *n, int op, mval *res) {
-  ir_node *nd;
   TRY(check_nchw(c, n));
-  TRY(simple(c, n, op, 1, &nd, res));
-  return pool_attrs(c, n, nd, 1);
+  TRY(need(c, n, 1));
+  int mode, ceil = 0, x = n->args[0].t, out;
+  int64_t pads[4] = {0, 0, 0, 0};
+  TRY(pad_mode(c, n, 2, &mode));
+  if (mode == 0) TRY(pool_pads(c, n, pads, &ceil));
+  if (op == IR_OP_AvgPoolFusion && mode == 0 && (pads[0] || pads[1] || pads[2] || pads[3]) &&
+      ms_attr_int(n, "count_include_pad", 1) != 0) {
+    if (ms_rank(c, x) != 4) return ms_unsupported(c, n, "counting its padding on an input of rank %d", ms_rank(c, x));
+    int32_t p[8] = {0, 0, 0, 0, (int32_t)pads[0], (int32_t)pads[1], (int32_t)pads[2], (int32_t)pads[3]};
+    int pt, y;
+    ir_node *pd;
+    TRY(ms_const_i32(c, n, "paddings", p, 8, 1, &pt));
+    int64_t shp[2] = {4, 2};
+    ir_tensor_set_shape(&c->g->tensors[pt], 2, shp);
+    TRY(ms_tmp(c, n, "padded", &y));
+    int in[2] = {x, pt};
+    TRY(ms_emit_sub(c, n, "pad", IR_OP_PadFusion, in, 2, &y, 1, &pd));
+    TRY(seti(c, pd, "padding_mode", 0));
+    TRY(setf(c, pd, "constant_value", 0.0));
+    x = y;
+    pads[0] = pads[1] = pads[2] = pads[3] = 0;
+  }
+  ir_node *nd;
+  TRY(ms_out(c, n, 0, &out));
+  TRY(ms_emit(c, op, n->irname, &x, 1, &out, 1, &nd));
+  TRY(pool_attrs(c, n, nd, 1, pads, ceil));
+  return tensor_res(out, res);
 }
 
 static tod_status pool_grad(mctx *c, mnode *n, int op, mval *res) {
@@ -252,7 +295,8 @@ static tod_status pool_grad(mctx *c, mnode *n, int op, mval *res) {
   int in[3] = {x, y, dy};
   ir_node *nd;
   TRY(emit_nhwc(c, n, op, in, 3, &nd, res));
-  return pool_attrs(c, n, nd, 0);
+  static const int64_t zero[4] = {0, 0, 0, 0};
+  return pool_attrs(c, n, nd, 0, zero, 0);
 }
 
 static tod_status activation(mctx *c, mnode *n, int type, mval *res) {
@@ -498,9 +542,9 @@ static tod_status optimizer(mctx *c, mnode *n, int op, int nin, mval *res) {
   TRY(need(c, n, nin));
   int in[16], out;
   ins(n, in, nin);
-  static const int adam_state[] = {1, 2}, mom_state[] = {1}, sgd_state[] = {3};
+  static const int adam_state[] = {1, 2}, mom_state[] = {1}, sgd_state[] = {3, 5};
   const int *st = op == IR_OP_Adam || op == IR_OP_AdamWeightDecay ? adam_state : op == IR_OP_ApplyMomentum ? mom_state : sgd_state;
-  int ns = op == IR_OP_Adam || op == IR_OP_AdamWeightDecay ? 2 : 1;
+  int ns = op == IR_OP_ApplyMomentum ? 1 : 2;
   for (int k = 0; k < ns; k++) TRY(permute_state(c, in[0], in[st[k]]));
   ir_node *nd;
   TRY(ms_out(c, n, 0, &out));
@@ -529,6 +573,65 @@ static tod_status optimizer(mctx *c, mnode *n, int op, int nin, mval *res) {
   res->n = 3;
   res->items = items;
   return TOD_OK;
+}
+
+/* Assign(variable, value, U): the runtime writes value into variable after the step's readers
+ * and before the optimizers (docs/training.md); its value is the variable. */
+static tod_status assign(mctx *c, mnode *n, mval *res) {
+  TRY(need(c, n, 2));
+  int in[2] = {n->args[0].t, n->args[1].t}, out;
+  if (ir_tensor_numel(&c->g->tensors[in[0]]) != ir_tensor_numel(&c->g->tensors[in[1]]) && c->g->tensors[in[1]].ndim >= 0)
+    return ms_bad(c, n, "writes a value of another size into its variable");
+  TRY(ms_out(c, n, 0, &out));
+  ir_tensor *o = &c->g->tensors[out];
+  int64_t one = 1;
+  o->dtype = IR_DT_FLOAT32;
+  ir_tensor_set_shape(o, 1, &one);
+  TRY(ms_emit(c, IR_OP_Assign, n->irname, in, 2, &out, 1, NULL));
+  return tensor_res(in[0], res);
+}
+
+/* Two integers of a nested tuple element ((begin, end) of Pad's paddings). */
+static int int_pair(const mattr *e, int64_t v[2]) {
+  if (e->n_ints == 2) {
+    v[0] = e->ints[0], v[1] = e->ints[1];
+    return 1;
+  }
+  if (e->n_values != 2) return 0;
+  for (int j = 0; j < 2; j++) {
+    const mattr *x = &e->values[j];
+    if (x->n_ints) v[j] = x->ints[0];
+    else if (x->has_i) v[j] = x->i;
+    else return 0;
+  }
+  return 1;
+}
+
+/* Pad(x) with attribute paddings ((begin, end) per axis): zero padding. */
+static tod_status pad(mctx *c, mnode *n, mval *res) {
+  TRY(need(c, n, 1));
+  const mattr *a = ms_attr(n, "paddings");
+  int r = ms_rank(c, n->args[0].t);
+  if (!a || a->n_values < 1 || a->n_values > IR_MAX_DIMS || (r >= 0 && a->n_values != r))
+    return ms_unsupported(c, n, "without one (begin, end) pair of paddings per axis");
+  int32_t p[2 * IR_MAX_DIMS];
+  for (int i = 0; i < a->n_values; i++) {
+    int64_t v[2];
+    if (!int_pair(&a->values[i], v) || v[0] < 0 || v[1] < 0 || v[0] > INT32_MAX || v[1] > INT32_MAX)
+      return ms_bad(c, n, "has a bad paddings pair at axis %d", i);
+    p[2 * i] = (int32_t)v[0], p[2 * i + 1] = (int32_t)v[1];
+  }
+  int pt, out, in[2];
+  TRY(ms_const_i32(c, n, "paddings", p, 2 * a->n_values, 1, &pt));
+  int64_t shp[2] = {a->n_values, 2};
+  ir_tensor_set_shape(&c->g->tensors[pt], 2, shp);
+  in[0] = n->args[0].t, in[1] = pt;
+  ir_node *nd;
+  TRY(ms_out(c, n, 0, &out));
+  TRY(ms_emit(c, IR_OP_PadFusion, n->irname, in, 2, &out, 1, &nd));
+  TRY(seti(c, nd, "padding_mode", 0));
+  TRY(setf(c, nd, "constant_value", 0.0));
+  return tensor_res(out, res);
 }
 
 static tod_status softmax(mctx *c, mnode *n, mval *res) {
@@ -592,7 +695,7 @@ static const prim_entry prims[] = {
     {"Tanh", P_ACT, IR_ACT_TANH}, {"HSwish", P_ACT, IR_ACT_HSWISH}, {"HSigmoid", P_ACT, IR_ACT_HSIGMOID},
     {"Elu", P_ACT, IR_ACT_ELU}, {"LeakyReLU", P_ACT, IR_ACT_LEAKY_RELU}, {"GeLU", P_ACT, IR_ACT_GELU},
     {"ReluGrad", P_ACTGRAD, IR_ACT_RELU}, {"ReLU6Grad", P_ACTGRAD, IR_ACT_RELU6},
-    {"SigmoidGrad", P_ACTGRAD_SW, IR_ACT_SIGMOID}, {"TanhGrad", P_ACTGRAD_SW, IR_ACT_TANH},
+    {"SigmoidGrad", P_ACTGRAD_SW, IR_ACT_SIGMOID}, {"TanhGrad", P_ACTGRAD_SW, IR_ACT_TANH}, {"AbsGrad", P_BIN, IR_OP_AbsGrad},
     {"MaxPool", P_POOL, IR_OP_MaxPoolFusion}, {"AvgPool", P_POOL, IR_OP_AvgPoolFusion},
     {"MaxPoolGrad", P_POOLGRAD, IR_OP_MaxPoolGrad}, {"AvgPoolGrad", P_POOLGRAD, IR_OP_AvgPoolGrad},
     {"Adam", P_OPT, IR_OP_Adam}, {"ApplyMomentum", P_OPT, IR_OP_ApplyMomentum}, {"SGD", P_OPT, IR_OP_SGD},
@@ -609,7 +712,7 @@ static const struct {
     {"MatMul", matmul}, {"Dense", dense}, {"BiasAdd", bias_add}, {"BiasAddGrad", bias_add_grad},
     {"BatchNorm", batchnorm}, {"BatchNormGrad", batchnorm_grad}, {"SoftmaxCrossEntropyWithLogits", softmax_ce},
     {"SparseSoftmaxCrossEntropyWithLogits", sparse_ce}, {"Softmax", softmax}, {"Flatten", flatten},
-    {"Concat", concat}, {"Cast", cast},
+    {"Concat", concat}, {"Cast", cast}, {"Assign", assign}, {"Pad", pad},
 };
 
 tod_status mindir_translate(mctx *c, mnode *n, mval *res) {

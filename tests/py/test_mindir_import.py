@@ -2,7 +2,9 @@
 with numpy), (b) a hand-assembled MindSpore 2.x LeNet inference export (compared with PyTorch),
 (c) a hand-assembled TrainOneStepCell(WithLossCell(LeNet5, SoftmaxCrossEntropyWithLogits),
 Momentum) export: without --trainModel it keeps the inference part (same numbers as PyTorch), with
---trainModel=true `tod train` follows PyTorch's SGD-with-momentum losses within 2e-3."""
+--trainModel=true `tod train` follows PyTorch's SGD-with-momentum losses within 2e-3, (d) a
+hand-assembled MindIR with MindSpore 2.x padded pooling (pad_mode PAD with a pad list, ceil
+rounding, AvgPool counting its padding by default or not) matches PyTorch."""
 import os
 
 import numpy as np
@@ -111,7 +113,42 @@ def lenet_train():
     check(ref[-1] < ref[0] and got[steps - 1] < got[0], "the loss decreases")
 
 
+def padded_pool():
+    n = 2
+    b = ML.Builder(pb2)
+    x = b.input("x", [n, 3, 11, 11])
+    S = "Default/network-PoolNet"
+
+    def pool(prim, src, k, st, pad, shape, label, **extra):
+        attrs = {"kernel_size": (1, 1, k, k), "strides": (1, 1, st, st), "pad_mode": "PAD", "pad": pad, "format": "NCHW",
+                 "input_names": ["x"], "output_names": ["output"], **extra}
+        return b.op(prim, [src], f"{S}/{label}", [n, 3] + shape, attrs)
+
+    p1 = pool("MaxPool", x, 3, 2, (1, 1, 1, 1), [6, 6], "max-MaxPool2d/MaxPool-op1")
+    p2 = pool("AvgPool", p1, 3, 1, (1, 1, 1, 1), [6, 6], "avg-AvgPool2d/AvgPool-op2")  # counts padding (default)
+    p3 = pool("AvgPool", p2, 3, 1, (1, 0, 1, 0), [5, 5], "avg2-AvgPool2d/AvgPool-op3", count_include_pad=False)
+    p4 = pool("MaxPool", p3, 2, 2, (0, 0, 0, 0), [3, 3], "max2-MaxPool2d/MaxPool-op4", round_mode=1)
+    b.output(p4)
+    path = os.path.join(D, "pool.mindir")
+    b.save(path)
+    ok, msg = conv(path, os.path.join(D, "pool"))
+    check(ok, f"padded-pooling MindIR converts {'' if ok else msg}")
+    if not ok:
+        return
+    xs = np.random.default_rng(9).standard_normal((n, 3, 11, 11)).astype(np.float32)
+    t = F.avg_pool2d(F.max_pool2d(torch.from_numpy(xs), 3, 2, padding=1), 3, 1, padding=1, count_include_pad=True)
+    # asymmetric pads (top/left only) without counting them: mean over the in-input part of each window
+    ones = torch.ones_like(t[:, :1])
+    s_ = F.avg_pool2d(F.pad(t, (1, 0, 1, 0)), 3, 1, divisor_override=1)
+    c_ = F.avg_pool2d(F.pad(ones, (1, 0, 1, 0)), 3, 1, divisor_override=1)
+    ref = F.max_pool2d(s_ / c_, 2, 2, ceil_mode=True).numpy()
+    (y,) = tod_run(os.path.join(D, "pool.ms"), [xs])
+    good, m = close(y, ref, 1e-5)
+    check(good, f"MindIR MaxPool/AvgPool with PAD pads, count_include_pad and ceil rounding match PyTorch ({m})")
+
+
 relu_fixture()
 lenet_infer()
+padded_pool()
 lenet_train()
 finish()
