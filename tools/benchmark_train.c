@@ -1,7 +1,9 @@
 /* benchmark_train: MindSpore Lite's benchmark_train flags and result line, on libtod.
  *   benchmark_train --modelFile=M.ms [--epochs=10] [--warmUpLoopCount=3] [--numThreads=2]
  *                   [--virtualBatch=N] [--exportFile=OUT.ms] [--inferenceFile=OUT.ms]
- * Times training steps on random data (labels 0); prints step times and peak memory. */
+ *                   [--timeProfiling[=true]]
+ * Times training steps on random data (labels 0); prints step times and peak memory, and with
+ * --timeProfiling the time of every node and operator type over the timed steps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +40,58 @@ static size_t info_bytes(const tod_tensor_info *ti) {
   return n;
 }
 
+/* ---- --timeProfiling: per node and per operator type, over the timed steps ---------------- */
+#define PROF_MAX 8192
+typedef struct {
+  const char *key;
+  double total;
+  int calls;
+} prof_entry;
+
+typedef struct {
+  prof_entry nodes[PROF_MAX], ops[256];
+  int n_nodes, n_ops;
+  int on; /* off during warm-up */
+} profile;
+
+static void prof_add(prof_entry *e, int *n, int cap, const char *key, double ms) {
+  for (int i = 0; i < *n; i++)
+    if (e[i].key == key || strcmp(e[i].key, key) == 0) {
+      e[i].total += ms;
+      e[i].calls++;
+      return;
+    }
+  if (*n == cap) return;
+  e[*n] = (prof_entry){key, ms, 1};
+  (*n)++;
+}
+
+static void on_node(const char *op, const char *node, double ms, void *ctx) {
+  profile *p = ctx;
+  if (!p->on) return;
+  prof_add(p->nodes, &p->n_nodes, PROF_MAX, node ? node : "?", ms);
+  prof_add(p->ops, &p->n_ops, 256, op ? op : "?", ms);
+}
+
+static int cmp_prof(const void *a, const void *b) {
+  double x = ((const prof_entry *)a)->total, y = ((const prof_entry *)b)->total;
+  return x > y ? -1 : x < y;
+}
+
+static void prof_print(const char *title, prof_entry *e, int n, int steps, int max_rows) {
+  double sum = 0;
+  for (int i = 0; i < n; i++) sum += e[i].total;
+  qsort(e, (size_t)n, sizeof *e, cmp_prof);
+  printf("-------------------------------------------------------------------------\n");
+  printf("%-64s %10s %10s %12s %12s\n", title, "avg(ms)", "percent", "calledTimes", "opTotalTime");
+  for (int i = 0; i < n && i < max_rows; i++)
+    printf("%-64s %10.4f %9.2f%% %12d %12.4f\n", e[i].key, e[i].total / steps,
+           sum > 0 ? 100.0 * e[i].total / sum : 0.0, e[i].calls, e[i].total);
+}
+
 int main(int argc, char **argv) {
   const char *model = NULL, *export_file = NULL, *infer_file = NULL;
-  int epochs = 10, warmup = 3, threads = 2, vbatch = 1;
+  int epochs = 10, warmup = 3, threads = 2, vbatch = 1, time_prof = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strncmp(a, "--modelFile=", 12) == 0) model = a + 12;
@@ -50,6 +101,9 @@ int main(int argc, char **argv) {
     else if (strncmp(a, "--virtualBatch=", 15) == 0) vbatch = atoi(a + 15);
     else if (strncmp(a, "--exportFile=", 13) == 0) export_file = a + 13;
     else if (strncmp(a, "--inferenceFile=", 16) == 0) infer_file = a + 16;
+    else if (strcmp(a, "--timeProfiling") == 0) time_prof = 1;
+    else if (strncmp(a, "--timeProfiling=", 16) == 0)
+      time_prof = strcmp(a + 16, "true") == 0 || strcmp(a + 16, "1") == 0;
     else {
       fprintf(stderr, "benchmark_train: unknown parameter '%s'\n", a);
       return 1;
@@ -61,7 +115,7 @@ int main(int argc, char **argv) {
   }
   char err[1024];
   tod_model *m;
-  tod_options opts = {threads};
+  tod_options opts = {.num_threads = threads};
   tod_status st = tod_model_load(model, &opts, &m, err, sizeof err);
   if (st != TOD_OK || !tod_model_is_trainable(m)) {
     fprintf(stderr, "benchmark_train: cannot train %s: %d %s\n", model, st, st ? err : "no optimizer");
@@ -82,8 +136,11 @@ int main(int argc, char **argv) {
     tod_model_set_input(m, i, buf, nb);
     free(buf);
   }
+  static profile prof;
+  if (time_prof) tod_model_set_node_timer(m, on_node, &prof);
   float loss = 0;
   for (int i = 0; i < warmup; i++) tod_model_train_step(m, &loss);
+  prof.on = 1;
   double *t = malloc(sizeof(double) * (size_t)epochs), sum = 0;
   if (!t) return 1;
   for (int i = 0; i < epochs; i++) {
@@ -101,6 +158,11 @@ int main(int argc, char **argv) {
          "MedianStepTime = %.3f ms, PeakRSS = %.1f MB, LastLoss = %.6f\n",
          model, threads, t[0], t[epochs - 1], sum / epochs, t[epochs / 2], peak_rss_mb(), loss);
   free(t);
+  if (time_prof) {
+    tod_model_set_node_timer(m, NULL, NULL);
+    prof_print("opName", prof.nodes, prof.n_nodes, epochs, 60);
+    prof_print("opType", prof.ops, prof.n_ops, epochs, 256);
+  }
   if (export_file && tod_model_export(m, export_file, 0) != TOD_OK) fprintf(stderr, "%s\n", tod_model_error(m));
   if (infer_file && tod_model_export(m, infer_file, 1) != TOD_OK) fprintf(stderr, "%s\n", tod_model_error(m));
   tod_model_free(m);

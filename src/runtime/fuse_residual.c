@@ -11,9 +11,27 @@ static int clamp_act(int64_t act) {
   return act == IR_ACT_NONE || act == IR_ACT_RELU || act == IR_ACT_RELU6;
 }
 
+/* Training models: a FusedBatchNorm in training mode whose output only a RELU or RELU6
+ * Activation reads. The Activation's output (not the BatchNorm's) is what the backward pass
+ * keeps (ActivationGrad takes it; BatchNormGrad takes the BatchNorm's input), so the
+ * BatchNorm can store the clamped values there directly: one pass over the feature map less
+ * in each direction, and one feature map less to keep. */
+static int bn_act_source(const ir_graph *g, const ir_node *a, const int *producer,
+                         const int *readers, int i) {
+  if (a->op != IR_OP_Activation || a->n_in < 1 || a->n_out != 1 || a->in[0] < 0) return -1;
+  const int64_t act = ir_attr_int(a, "activation_type", 0);
+  if (act != IR_ACT_RELU && act != IR_ACT_RELU6) return -1;
+  const int t = a->in[0], j = producer[t];
+  if (j < 0 || j >= i || readers[t] != 1) return -1;
+  const ir_node *b = &g->nodes[j];
+  if (b->op != IR_OP_FusedBatchNorm || b->out[0] != t || ir_attr_int(b, "mode", 0) == 0)
+    return -1;
+  return j;
+}
+
 void fuse_residual_find(tod_model *m) {
   const ir_graph *g = &m->g;
-  if (m->trainable || g->n_nodes == 0) return;
+  if (g->n_nodes == 0) return;
   int *producer = malloc((size_t)g->n_tensors * sizeof *producer);
   int *readers = calloc((size_t)g->n_tensors, sizeof *readers);
   m->fuse_conv = malloc((size_t)g->n_nodes * sizeof *m->fuse_conv);
@@ -37,6 +55,14 @@ void fuse_residual_find(tod_model *m) {
   char *taken = calloc((size_t)g->n_nodes, 1);
   for (int i = 0; taken && i < g->n_nodes; i++) {
     const ir_node *a = &g->nodes[i];
+    if (m->trainable) {
+      const int j = bn_act_source(g, a, producer, readers, i);
+      if (j >= 0 && !taken[j]) {
+        m->fuse_conv[i] = j;
+        taken[j] = 1;
+      }
+      continue;
+    }
     if (a->op != IR_OP_AddFusion || a->n_in != 2 || a->n_out != 1 || a->in[0] < 0 ||
         a->in[1] < 0 || a->in[0] == a->in[1] || !clamp_act(ir_attr_int(a, "activation_type", 0)))
       continue;
@@ -85,6 +111,15 @@ void fuse_residual_prepare(tod_model *m) {
     if (j < 0) continue;
     kernel *k = &m->kernels[j];
     const ir_node *a = &g->nodes[i];
+    if (a->op == IR_OP_Activation) { /* BatchNorm -> Activation */
+      const tod_view *y = &m->views[g->nodes[j].out[0]], *o = &m->views[a->out[0]];
+      const int ok = !m->skip[i] && !m->skip[j] && y->dtype == IR_DT_FLOAT32 && same_shape(y, o);
+      k->post_res = NULL;
+      k->post_out = ok ? o : NULL;
+      k->post_act = ok ? (int)ir_attr_int(a, "activation_type", 0) : 0;
+      if (ok) m->skip[i] = 1;
+      continue;
+    }
     const int r = residual_of(g, i, j);
     const tod_view *y = &m->views[g->nodes[j].out[0]], *rv = &m->views[r],
                    *o = &m->views[a->out[0]];
@@ -108,7 +143,7 @@ void fuse_residual_lifetimes(const tod_model *m, plan_item *items) {
   for (int i = 0; i < g->n_nodes; i++) {
     const int j = m->fuse_conv[i];
     if (j < 0 || !m->kernels[j].post_out) continue;
-    extend(&items[residual_of(g, i, j)], j);
+    if (g->nodes[i].op != IR_OP_Activation) extend(&items[residual_of(g, i, j)], j);
     extend(&items[g->nodes[i].out[0]], j);
     items[g->nodes[j].out[0]].last = -1; /* never written: no arena space */
   }

@@ -14,7 +14,10 @@
 #include "runtime/session_internal.h"
 
 /* At load, after the kernels exist: finds the Conv -> Add pairs that can fold (inference
- * models only). Allocates m->fuse_conv; failure to allocate just leaves nothing fused. */
+ * models) or the training-mode FusedBatchNorm -> RELU/RELU6 Activation pairs (training
+ * models: the BatchNorm stores the clamped result in the Activation's output, which is skipped;
+ * m->fuse_conv then names the BatchNorm). Allocates m->fuse_conv; failure to allocate just
+ * leaves nothing fused. */
 void fuse_residual_find(tod_model *m);
 /* In prepare, once shapes are inferred: activates the pairs whose shapes match exactly (no
  * broadcast), marking each Add skipped, and deactivates the others. */

@@ -43,7 +43,8 @@ struct kernel {
   uint64_t seed;
   /* A residual AddFusion the session folded into this kernel (runtime/fuse_residual.c), set
    * before setup, or all NULL/0: run then stores clamp(result + *post_res, post_act) to
-   * *post_out instead of writing out[0]. Only Conv2DFusion honours it. */
+   * *post_out instead of writing out[0]. Conv2DFusion honours it; FusedBatchNorm honours it
+   * with post_res NULL (a RELU / RELU6 Activation folded in, training models). */
   const tod_view *post_res, *post_out;
   int post_act;
   char err[256]; /* message for the last failure */

@@ -292,6 +292,9 @@ def test_bias_ops():
     big = randn(64, 300)
     (db,), _, _ = run("BiasAddGrad", [big], threads=3)
     check("BiasAddGrad 2-D", db, big.astype(np.float64).sum(0))
+    tall = randn(5000, 7)  # many row blocks split over the threads, channel tails
+    (db,), _, _ = run("BiasAddGrad", [tall], threads=2)
+    check("BiasAddGrad tall", db, tall.astype(np.float64).sum(0))
 
 
 # ---- losses --------------------------------------------------------------------------------
@@ -426,6 +429,47 @@ def test_batchnorm_train_and_grad():
                 check(f"fd BatchNormGrad dx {idx}", [dx[idx]], [num], tol=2e-3, shape=False)
 
 
+def test_training_fast_paths_match_torch():
+    """The vectorised training paths: depthwise micro-kernels (channel blocks of 32 and 16
+    with tails, 3x3 and other tap counts, stride 2, dilation), im2col/col2im runs with pads
+    wider than the kernel, the transposed-A GEMM with row and column tails."""
+    conv_case(2, 37, 9, 8, 37, 3, groups=37, pad=(1, 1, 1, 1), threads=2)          # dw 3x3, tails
+    conv_case(2, 72, 8, 8, 72, 3, groups=72, pad=(1, 1, 1, 1), stride=2, threads=2)  # dw s2
+    conv_case(1, 20, 9, 9, 20, 5, groups=20, pad=(4, 4, 4, 4), dil=2, threads=2)     # dw 5x5 d2
+    conv_case(2, 3, 6, 5, 5, 2, pad=(3, 3, 3, 3), threads=2)                         # pad > kernel
+    conv_case(2, 40, 7, 7, 13, 1, threads=2)                                         # 1x1, tails
+    conv_case(3, 1, 12, 12, 6, 5, pad=(2, 2, 2, 2), threads=2)                       # LeNet conv1
+
+
+def test_batchnorm_offset_data():
+    """FusedBatchNorm's single-pass moments about a shift: data far from zero with a small
+    spread (where E[x^2] - E[x]^2 would cancel) must still give PyTorch's statistics."""
+    shape, c = (4, 6, 5, 19), 19
+    x = torch.tensor(randn(*shape) * 0.05 + 100, dtype=torch.float64, requires_grad=True)
+    gam = torch.tensor(randn(c), dtype=torch.float64, requires_grad=True)
+    bet = torch.tensor(randn(c), dtype=torch.float64)
+    y = F.batch_norm(x.permute(0, 3, 1, 2), None, None, gam, bet, training=True,
+                     eps=1e-5).permute(0, 2, 3, 1)
+    x32 = x.detach().numpy().astype(np.float32)
+    outs, _, _ = run("FusedBatchNorm",
+                     [x32, ("param", gam.detach().numpy().astype(np.float32)),
+                      ("param", bet.numpy().astype(np.float32)), ("param", np.zeros(c, np.float32)),
+                      ("param", np.ones(c, np.float32))],
+                     dict(epsilon=1e-5, momentum=0.1, mode=1), n_out=5, train=1, threads=2)
+    xs = x32.reshape(-1, c).astype(np.float64)  # the float32 data tod saw
+    check("FusedBatchNorm offset batch mean", outs[3], xs.mean(0))
+    check("FusedBatchNorm offset batch var", outs[4], xs.var(0), tol=1e-3)
+    ref = (xs - xs.mean(0)) / np.sqrt(xs.var(0) + 1e-5) * gam.detach().numpy() + bet.numpy()
+    check("FusedBatchNorm offset y", outs[0], ref.reshape(shape), tol=1e-3)
+    dy = torch.randn_like(y)
+    (gx,) = torch.autograd.grad(y, (x,), dy)
+    (dx, _, _), _, _ = run("BatchNormGrad",
+                           [dy.numpy().astype(np.float32), x32,
+                            gam.detach().numpy().astype(np.float32), outs[3], outs[4]],
+                           dict(epsilon=1e-5, is_training=1), n_out=3, train=1, threads=2)
+    check("BatchNormGrad offset dx", dx, gx.numpy(), tol=2e-2)
+
+
 def test_layernorm_and_grad():
     x = torch.randn(3, 4, 10, dtype=torch.float64, requires_grad=True)
     g = torch.randn(10, dtype=torch.float64, requires_grad=True)
@@ -544,7 +588,8 @@ for t in [test_conv_grad_matches_torch, test_conv_grad_rejects_bad_shapes,
           test_pool_grad_matches_torch, test_activation_grad_matches_torch, test_abs_grad,
           test_bias_ops, test_losses_match_torch, test_dropout, test_batchnorm_train_and_grad,
           test_layernorm_and_grad, test_adam_matches_formula, test_adamw_matches_formula,
-          test_momentum_and_sgd_match_torch, test_assign]:
+          test_momentum_and_sgd_match_torch, test_assign, test_training_fast_paths_match_torch,
+          test_batchnorm_offset_data]:
     case(t)
 
 if failures:

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from todtest import CONVERTER, TOD, check, close, finish, run, tod_run, workdir
+from todtest import CONVERTER, TOD, check, close, finish, run, selected, tod_run, workdir
 
 
 def lenet():
@@ -40,6 +40,28 @@ def resnet():
     return m
 
 
+def mobile_block():
+    """mobilenet_v2's pattern, small: Conv-BN-ReLU6, depthwise Conv-BN-ReLU6 (stride 1 and 2),
+    1x1 projection-BN, pooling, Linear. Exercises the depthwise gradient micro-kernels and the
+    BatchNorm -> ReLU6 fold of training sessions."""
+    torch.manual_seed(0)
+    def cbr(ci, co, k, s, g=1, act=True):
+        layers = [nn.Conv2d(ci, co, k, s, k // 2, groups=g, bias=False), nn.BatchNorm2d(co)]
+        return layers + ([nn.ReLU6()] if act else [])
+    m = nn.Sequential(*cbr(3, 16, 3, 2), *cbr(16, 16, 3, 1, 16), *cbr(16, 40, 1, 1),
+                      *cbr(40, 40, 3, 2, 40), *cbr(40, 24, 1, 1, act=False),
+                      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(24, 10))
+    g = torch.Generator().manual_seed(1)
+    for mod in m.modules():  # distinct values, or the exporter ties equal tensors (see resnet)
+        if isinstance(mod, nn.BatchNorm2d):
+            with torch.no_grad():
+                mod.running_mean.copy_(torch.rand(mod.num_features, generator=g) * 0.2 - 0.1)
+                mod.running_var.copy_(torch.rand(mod.num_features, generator=g) * 0.5 + 0.75)
+                mod.weight.copy_(torch.rand(mod.num_features, generator=g) * 0.5 + 0.75)
+                mod.bias.copy_(torch.rand(mod.num_features, generator=g) * 0.2 - 0.1)
+    return m
+
+
 def torch_opt(kind, params, lr):
     if kind == "momentum":
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
@@ -49,6 +71,8 @@ def torch_opt(kind, params, lr):
 
 
 def case(name, make, shape, n_batches, batch, opt, lr, tol, trainable=None, bn_train=True):
+    if not selected([name]):  # TOD_TEST_ONLY=lenet_momentum,lenet_adam under qemu
+        return
     d = workdir("train_" + name)
     model = make()
     ref = copy.deepcopy(model)
@@ -123,6 +147,7 @@ def main():
     case("lenet_adam", lenet, (1, 32, 32), 20, 8, "adam", 1e-3, 2e-3)
     case("resnet18_fc_only", resnet, (3, 64, 64), 4, 4, "momentum", 0.01, 2e-2, trainable="fc.*", bn_train=False)
     case("resnet18_full", resnet, (3, 64, 64), 4, 4, "momentum", 0.002, 2e-2)
+    case("mobile_block", mobile_block, (3, 32, 32), 6, 8, "momentum", 0.01, 2e-3)
     finish()
 
 

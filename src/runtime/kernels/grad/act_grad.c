@@ -6,8 +6,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "runtime/kernels/common/kutil.h"
+#include "runtime/kernels/gemm/gemm.h"
 
 typedef struct {
   int type;
@@ -102,10 +106,31 @@ static float act_grad(int type, float alpha, float dy, float t) {
   }
 }
 
+/* dy where lo < t < hi, else 0 (RELU: hi = inf; RELU6: hi = 6): the training hot path, in
+ * SSE2 (the x86-64 baseline) with the scalar formula for tails and other targets. */
+static void clip_grad(const float *dy, const float *t, float *y, int64_t n, float hi) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  const __m128 vlo = _mm_setzero_ps(), vhi = _mm_set1_ps(hi);
+  for (; i + 8 <= n; i += 8) {
+    const __m128 t0 = _mm_loadu_ps(t + i), t1 = _mm_loadu_ps(t + i + 4);
+    const __m128 m0 = _mm_and_ps(_mm_cmpgt_ps(t0, vlo), _mm_cmplt_ps(t0, vhi));
+    const __m128 m1 = _mm_and_ps(_mm_cmpgt_ps(t1, vlo), _mm_cmplt_ps(t1, vhi));
+    _mm_storeu_ps(y + i, _mm_and_ps(m0, _mm_loadu_ps(dy + i)));
+    _mm_storeu_ps(y + i + 4, _mm_and_ps(m1, _mm_loadu_ps(dy + i + 4)));
+  }
+#endif
+  for (; i < n; i++) y[i] = t[i] > 0.0f && t[i] < hi ? dy[i] : 0.0f;
+}
+
 static void act_grad_range(void *ctx, int64_t b, int64_t e) {
   const eg_job *j = ctx;
   const int type = j->s->type;
   const float alpha = j->s->alpha;
+  if (type == IR_ACT_RELU || type == IR_ACT_RELU6) {
+    clip_grad(j->a + b, j->b + b, j->y + b, e - b, type == IR_ACT_RELU ? INFINITY : 6.0f);
+    return;
+  }
   for (int64_t i = b; i < e; i++) j->y[i] = act_grad(type, alpha, j->a[i], j->b[i]);
 }
 
@@ -165,7 +190,16 @@ static tod_status bias_add_run(kernel *k, const tod_view *in, int n_in, tod_view
   return TOD_OK;
 }
 
-/* BiasAddGrad(dy): db[c] = Σ over all other axes. */
+/* BiasAddGrad(dy): db[c] = Σ over all other axes. Rows are split over the threads; each sums
+ * blocks of BG_BLOCK rows in float (vectorised along the channels, rows in memory order)
+ * and adds each block's sums into its private double accumulators, which are added at the
+ * end. Scratch: per slot, c doubles and c floats. */
+#define BG_BLOCK 64
+
+static size_t bg_slot_bytes(int64_t c) {
+  return ((size_t)c * (sizeof(double) + sizeof(float)) + 63) / 64 * 64;
+}
+
 static tod_status bias_grad_setup(kernel *k, const tod_view *in, int n_in, const tod_view *out,
                                   int n_out, size_t *scratch) {
   eg_state *s = k->state;
@@ -177,27 +211,60 @@ static tod_status bias_grad_setup(kernel *k, const tod_view *in, int n_in, const
     return kfail(k, TOD_INPUT_TENSOR_ERROR, "output has %lld values for %lld channels",
                  (long long)knumel(&out[0]), (long long)s->c);
   s->n = s->c > 0 ? knumel(&in[0]) / s->c : 0;
+  *scratch = gemm_scratch_slots() * bg_slot_bytes(s->c);
   return TOD_OK;
 }
 
-/* Channel ranges: each task owns its output values; sums in double so a long batch does not
- * lose the small terms. */
-static void bias_grad_chan(void *ctx, int64_t b, int64_t e) {
-  const eg_job *j = ctx;
-  const int64_t c = j->s->c, rows = j->s->n;
-  for (int64_t ch = b; ch < e; ch++) {
-    double sum = 0.0;
-    for (int64_t r = 0; r < rows; r++) sum += j->a[r * c + ch];
-    j->y[ch] = (float)sum;
+typedef struct {
+  const eg_state *s;
+  const float *dy;
+  char *scratch;
+} bg_job;
+
+static void bias_grad_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const bg_job *j = ctx;
+  const int64_t c = j->s->c;
+  double *acc = (double *)(void *)(j->scratch + slot * bg_slot_bytes(c));
+  float *f = (float *)(acc + c);
+  for (int64_t r0 = (int64_t)begin * BG_BLOCK; r0 < (int64_t)end * BG_BLOCK && r0 < j->s->n;
+       r0 += BG_BLOCK) {
+    const int64_t r1 = r0 + BG_BLOCK < j->s->n ? r0 + BG_BLOCK : j->s->n;
+    memset(f, 0, (size_t)c * sizeof(float));
+    for (int64_t r = r0; r < r1; r++) {
+      const float *a = j->dy + r * c;
+      int64_t i = 0;
+#if defined(__SSE2__)
+      for (; i + 4 <= c; i += 4) _mm_storeu_ps(f + i, _mm_add_ps(_mm_loadu_ps(f + i), _mm_loadu_ps(a + i)));
+#endif
+      for (; i < c; i++) f[i] += a[i];
+    }
+    for (int64_t i = 0; i < c; i++) acc[i] += f[i];
   }
 }
 
 static tod_status bias_grad_run(kernel *k, const tod_view *in, int n_in, tod_view *out,
                                 int n_out, void *scratch, tod_threadpool *tp) {
   const eg_state *s = k->state;
-  eg_job j = {s, in[0].data, NULL, out[0].data};
-  int64_t grain = s->n > 0 ? 65536 / s->n : s->c;
-  kpar_for(tp, s->c, grain < 1 ? 1 : grain, bias_grad_chan, &j);
+  const int64_t c = s->c;
+  bg_job j = {s, in[0].data, scratch};
+  const size_t blocks = (size_t)((s->n + BG_BLOCK - 1) / BG_BLOCK);
+  /* Small tensors on one thread: waking the pool would cost more than the sum. */
+  size_t slots = s->n * c < 16384 ? 1 : gemm_scratch_slots();
+  if (slots > blocks) slots = blocks ? blocks : 1;
+  float *db = out[0].data;
+  if (blocks == 0) {
+    for (int64_t i = 0; i < c; i++) db[i] = 0.0f;
+    return TOD_OK;
+  }
+  for (size_t sl = 0; sl < slots; sl++)
+    memset((char *)scratch + sl * bg_slot_bytes(c), 0, (size_t)c * sizeof(double));
+  gemm_run_slots(tp, slots, blocks, bias_grad_tasks, &j);
+  for (int64_t i = 0; i < c; i++) {
+    double sum = 0.0;
+    for (size_t sl = 0; sl < slots; sl++)
+      sum += ((const double *)(const void *)((const char *)scratch + sl * bg_slot_bytes(c)))[i];
+    db[i] = (float)sum;
+  }
   return TOD_OK;
 }
 

@@ -2,26 +2,40 @@
  * KHWC weights [O, kh, kw, I/group] (the layout of Conv2DFusion, see conv2d/conv2d.c).
  *
  * Filter gradient, per group g: dW_g [og, kg] = dy_g^T [og, M] · col_g [M, kg], where col is
- * the forward im2col (kg = kh*kw*ig). M (all output pixels of the batch) is cut into tiles; each
- * thread accumulates its tiles into a private dW and the copies are summed at the end, so no
- * two threads ever write the same memory. The GEMM driver packs the im2col tile as B.
+ * the forward im2col (kg = kh*kw*ig). M (all output pixels of the batch) is cut into tiles
+ * whose dy and col rows fit in L2; each thread accumulates its tiles into a private dW and the
+ * copies are summed at the end, so no two threads ever write the same memory. The product is
+ * the transposed-A GEMM (gemm_tn.h): dy and col are read in place, neither transposed nor
+ * packed; a 1x1 stride-1 convolution reads the NHWC input itself as col (no im2col).
  *
  * Input gradient, per group g: dcol_g [M, kg] = dy_g [M, og] · W_g [og, kg], then col2im
  * scatters (adds) dcol into dx. Tasks are (image, group) pairs: they write disjoint parts of
  * dx, so the scatter needs no locks. Weights are parameters (updated in place by the
  * optimizer), so they are packed at every run, never at create.
  *
- * Depthwise (ig == og == 1) takes a direct per-channel loop for both gradients: a GEMM with a
- * single column per group would waste the micro-kernel. */
+ * Depthwise (ig == og == 1) takes direct micro-kernels vectorised over channels for both
+ * gradients (dwconv_grad.h: a GEMM with a single column per group would waste the GEMM
+ * micro-kernel). Tasks are output rows; each builds the row's indirection pointers (one per
+ * pixel and tap) and makes one micro-kernel call. Filter: each thread accumulates [taps][C]
+ * privately and the copies are summed (and transposed to KHWC) at the end. Input: a scatter
+ * of every dy pixel into its window of dx, by image, each dx row zeroed just before the first
+ * window reaches it (while it is in cache). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "runtime/kernels/common/kutil.h"
 #include "runtime/kernels/gemm/gemm.h"
+#include "runtime/kernels/grad/dwconv_grad.h"
+#include "runtime/kernels/grad/gemm_tn.h"
 
 /* Bytes of im2col / dcol tile per thread (the same trade-off as the forward convolution). */
 #define TILE_BYTES (1024 * 1024)
+/* Filter gradient: bytes of one tile's dy and col rows, read by every micro-kernel tile. */
+#define FILTER_TILE_BYTES (128 * 1024)
 /* Bound on the per-thread private dW copies of the filter gradient. */
 #define ACC_BYTES_MAX ((size_t)64 << 20)
 
@@ -31,7 +45,12 @@ typedef struct {
   int64_t pads[4]; /* top, bottom, left, right (explicit mode) */
   /* per shape */
   int n, ih, iw, cin, oh, ow, cout, kh, kw, ig, og, kg, pt, pl, depthwise, direct_1x1;
+  int swap; /* filter grad, one group: dW^T [kg, cout] = col^T dy fills the vector lanes better */
+  int padded; /* filter grad by padded input rows (no im2col); ihp x iwp image per slot */
+  size_t ihp, iwp;
   const gemm_config *gemm;
+  const dwconv_grad_config *dwk;
+  const gemm_tn_config *tn;
   size_t rows, m_tiles, slots, slot_floats, packed_group;
   size_t acc_off; /* filter grad: offset of the private dW inside a slot */
 } cg_state;
@@ -65,6 +84,8 @@ static tod_status cg_create(kernel *k, const ir_graph *g, const ir_node *n, int 
   if (!s) return kfail(k, TOD_MEMORY_FAILED, "out of memory");
   k->state = s;
   s->is_input = is_input;
+  s->dwk = dwconv_grad_config_get();
+  s->tn = gemm_tn_config_get();
   if (n->n_in < 2 || n->n_out < 1 || n->in[0] < 0 || n->in[1] < 0)
     return kfail(k, TOD_INPUT_TENSOR_ERROR, "needs dy and %s", is_input ? "w" : "x");
   for (int i = 0; i < 2; i++)
@@ -160,17 +181,21 @@ static tod_status cg_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
   const size_t m = (size_t)s->n * s->oh * s->ow, kg = (size_t)s->kg, cout = (size_t)s->cout;
   const size_t taps = (size_t)s->kh * s->kw;
   if (s->depthwise) {
+    /* Per slot: one output row's indirection pointers (2 floats' room each). */
+    const size_t ptr_floats = 2 * (size_t)s->ow * taps;
     if (s->is_input) {
-      /* Transposed weights [taps][C], shared. */
-      s->slot_floats = 0;
-      *scratch = taps * cout * sizeof(float);
+      /* Shared transposed weights [taps][C]; per slot a discard row [C] and the pointers. */
+      s->acc_off = (taps * cout + 15) / 16 * 16;
+      s->slot_floats = (cout + 15) / 16 * 16 + (ptr_floats + 15) / 16 * 16;
     } else {
-      size_t tasks = m;
+      /* Per slot the private gradient [taps][C] and the pointers; one shared zero row. */
+      const size_t tasks = (size_t)s->n * s->oh;
       if (s->slots > tasks) s->slots = tasks;
       while (s->slots > 1 && s->slots * taps * cout * sizeof(float) > ACC_BYTES_MAX) s->slots--;
-      s->slot_floats = taps * cout;
-      *scratch = s->slots * s->slot_floats * sizeof(float);
+      s->acc_off = 0;
+      s->slot_floats = (taps * cout + 15) / 16 * 16 + (ptr_floats + 15) / 16 * 16;
     }
+    *scratch = (s->acc_off + s->slots * s->slot_floats + cout) * sizeof(float);
     return TOD_OK;
   }
   size_t rows = TILE_BYTES / (kg * sizeof(float));
@@ -187,23 +212,92 @@ static tod_status cg_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
     *scratch = (s->slots * s->slot_floats + s->packed_group * (size_t)s->group) * sizeof(float);
     return TOD_OK;
   }
-  /* Filter gradient: enough tiles for every thread, each thread with a private dW. */
-  const size_t per_slot = (m + s->slots - 1) / s->slots;
-  if (s->slots > 1 && rows > per_slot) rows = per_slot < 16 ? 16 : per_slot;
+  /* Filter gradient: tiles of rows whose dy and col fit FILTER_TILE_BYTES, as many tiles per
+   * thread (each thread with a private dW) and of equal size. */
+  rows = FILTER_TILE_BYTES / ((kg + cout) * sizeof(float));
+  if (rows > 4096) rows = 4096;
+  if (rows < 16) rows = 16;
   if (rows > m) rows = m;
+  size_t tiles = (m + rows - 1) / rows;
+  if (s->slots > 1) tiles = (tiles + s->slots - 1) / s->slots * s->slots;
+  rows = (m + tiles - 1) / tiles;
   s->rows = rows;
   s->m_tiles = (m + rows - 1) / rows;
   if (s->slots > s->m_tiles) s->slots = s->m_tiles;
   const size_t wsize = cout * kg;
   while (s->slots > 1 && s->slots * wsize * sizeof(float) > ACC_BYTES_MAX) s->slots--;
-  s->gemm = gemm_config_get(kg);
-  const size_t packed = gemm_packed_size(s->gemm, rows, kg);
-  /* col [rows*kg] | packed B | dy^T [og*rows] | tmp [og*kg] | acc [cout*kg] */
-  s->acc_off = rows * kg + packed + (size_t)s->og * rows + (size_t)s->og * kg;
+  /* The micro-kernel's vector runs along the columns of the product: along kg, or (swap) along
+   * cout when that leaves fewer lanes idle, e.g. a 1x1 expansion from 16 to 96 channels. */
+  const size_t nr = (size_t)s->tn->nr;
+  s->swap = s->group == 1 &&
+            kg * ((cout + nr - 1) / nr) < cout * ((kg + nr - 1) / nr); /* kg/pad(kg) < cout/pad(cout) */
+  /* One group, no dilation along x, not 1x1: the kernel row ky of output row oy reads, for
+   * every ox, kw*cin contiguous values of a zero-padded copy of the input row, ox*sw*cin
+   * apart: B is read in place (overlapping rows) and no im2col is built. Tasks are images.
+   * Worth it where im2col rows are short (LeNet's 1-channel input: 25 values a row). */
+  s->ihp = (size_t)(s->oh - 1) * s->sh + (size_t)(s->kh - 1) * s->dh + 1;
+  s->iwp = (size_t)(s->ow - 1) * s->sw + (size_t)s->kw;
+  if (s->ihp < (size_t)s->ih + s->pt) s->ihp = (size_t)s->ih + s->pt;
+  if (s->iwp < (size_t)s->iw + s->pl) s->iwp = (size_t)s->iw + s->pl;
+  s->padded = s->group == 1 && s->dw == 1 && !s->direct_1x1 &&
+              s->ihp * s->iwp * (size_t)s->cin * sizeof(float) <= ((size_t)4 << 20);
+  if (s->padded) {
+    const size_t run = (size_t)s->kw * s->cin;
+    s->swap = run * ((cout + nr - 1) / nr) < cout * ((run + nr - 1) / nr);
+    s->slots = gemm_scratch_slots();
+    if (s->slots > (size_t)s->n) s->slots = (size_t)s->n;
+    while (s->slots > 1 && s->slots * wsize * sizeof(float) > ACC_BYTES_MAX) s->slots--;
+  }
+  /* col [rows*kg] (none for 1x1) or the padded image | acc [cout*kg] ([kg][cout] swapped) */
+  s->acc_off = s->padded ? (s->ihp * s->iwp * (size_t)s->cin + 15) / 16 * 16
+               : s->direct_1x1 ? 0 : (rows * kg + 15) / 16 * 16;
   s->slot_floats = s->acc_off + wsize;
   s->slot_floats = (s->slot_floats + 15) / 16 * 16;
   *scratch = s->slots * s->slot_floats * sizeof(float);
   return TOD_OK;
+}
+
+/* Short runs (a few channels per tap) are the common case here: plain SSE2 (the x86-64
+ * baseline) loops instead of a libc call per run. */
+static inline __attribute__((always_inline)) void copy_run(float *d, const float *x, size_t n) {
+  if (n >= 64) {
+    memcpy(d, x, n * sizeof(float));
+    return;
+  }
+  size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_loadu_ps(x + i));
+#endif
+  for (; i < n; i++) d[i] = x[i];
+}
+
+static inline __attribute__((always_inline)) void zero_run(float *d, size_t n) {
+  if (n >= 64) {
+    memset(d, 0, n * sizeof(float));
+    return;
+  }
+  size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_setzero_ps());
+#endif
+  for (; i < n; i++) d[i] = 0.0f;
+}
+
+static inline __attribute__((always_inline)) void add_run(float *d, const float *x, size_t n) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(x + i)));
+#endif
+  for (; i < n; i++) d[i] += x[i];
+}
+
+/* The taps kx in [*lo, *hi) of output column ox that fall inside the input row. With one
+ * group and no dilation their channels are one contiguous run of the NHWC row. */
+static void tap_range(const cg_state *s, int ox, int *lo, int *hi) {
+  const int ix0 = ox * s->sw - s->pl;
+  *lo = ix0 < 0 ? (-ix0 < s->kw ? -ix0 : s->kw) : 0; /* pads may exceed the kernel */
+  *hi = s->iw - ix0 < s->kw ? s->iw - ix0 : s->kw;
+  if (*hi < *lo) *hi = *lo;
 }
 
 /* im2col of pixels [row0, row0+rows) (flat over the batch) for group g: row r holds the
@@ -211,20 +305,38 @@ static tod_status cg_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
 static void im2col(const cg_state *s, const float *x, size_t row0, size_t rows, int g,
                    float *col) {
   const size_t ig = (size_t)s->ig, kg = (size_t)s->kg, cin = (size_t)s->cin;
-  const size_t ohw = (size_t)s->oh * s->ow;
+  const size_t ohw = (size_t)s->oh * s->ow, kw = (size_t)s->kw;
+  const int runs = s->group == 1 && s->dw == 1;
+  /* The pixel's (image, row, column), stepped rather than divided out per row: with few
+   * channels a row is only a few runs and the divisions would cost more than the copies. */
+  size_t b = row0 / ohw;
+  int oy = (int)(row0 % ohw / (size_t)s->ow), ox = (int)(row0 % (size_t)s->ow) - 1;
   for (size_t r = 0; r < rows; r++) {
-    const size_t p = row0 + r, b = p / ohw, rem = p % ohw;
-    const int oy = (int)(rem / (size_t)s->ow), ox = (int)(rem % (size_t)s->ow);
+    if (++ox == s->ow) {
+      ox = 0;
+      if (++oy == s->oh) oy = 0, b++;
+    }
     float *dst = col + r * kg;
-    for (int ky = 0; ky < s->kh; ky++) {
+    int lo = 0, hi = 0;
+    if (runs) tap_range(s, ox, &lo, &hi);
+    for (int ky = 0; ky < s->kh; ky++, dst += kw * ig) {
       const int iy = oy * s->sh - s->pt + ky * s->dh;
-      for (int kx = 0; kx < s->kw; kx++, dst += ig) {
+      if (iy < 0 || iy >= s->ih) {
+        zero_run(dst, kw * ig);
+        continue;
+      }
+      const float *xrow = x + (b * s->ih + (size_t)iy) * s->iw * cin + (size_t)g * ig;
+      if (runs) {
+        const int ix0 = ox * s->sw - s->pl;
+        zero_run(dst, (size_t)lo * ig);
+        copy_run(dst + (size_t)lo * ig, xrow + (size_t)(ix0 + lo) * cin, (size_t)(hi - lo) * ig);
+        zero_run(dst + (size_t)hi * ig, (kw - (size_t)hi) * ig);
+        continue;
+      }
+      for (int kx = 0; kx < s->kw; kx++) {
         const int ix = ox * s->sw - s->pl + kx * s->dw;
-        if (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw)
-          memset(dst, 0, ig * sizeof(float));
-        else
-          memcpy(dst, x + ((b * s->ih + (size_t)iy) * s->iw + (size_t)ix) * cin + (size_t)g * ig,
-                 ig * sizeof(float));
+        if (ix < 0 || ix >= s->iw) zero_run(dst + (size_t)kx * ig, ig);
+        else copy_run(dst + (size_t)kx * ig, xrow + (size_t)ix * cin, ig);
       }
     }
   }
@@ -240,53 +352,91 @@ static void filter_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const cg_ctx *c = ctx;
   const cg_state *s = c->s;
   const size_t m = (size_t)s->n * s->oh * s->ow, kg = (size_t)s->kg, og = (size_t)s->og;
-  const size_t cout = (size_t)s->cout, rows_max = s->rows;
+  const size_t cout = (size_t)s->cout, cin = (size_t)s->cin, rows_max = s->rows;
   float *col = c->scratch + slot * s->slot_floats;
-  float *packed = col + rows_max * kg;
-  float *dyt = packed + gemm_packed_size(s->gemm, rows_max, kg);
-  float *tmp = dyt + og * rows_max;
-  float *acc = c->scratch + slot * s->slot_floats + s->acc_off;
+  float *acc = col + s->acc_off;
   for (size_t t = begin; t < end; t++) {
     const size_t row0 = t * rows_max, rows = m - row0 < rows_max ? m - row0 : rows_max;
     for (int g = 0; g < s->group; g++) {
-      if (s->direct_1x1) /* the input rows are the im2col rows */
-        gemm_pack_b(s->gemm, rows, kg, c->x + row0 * (size_t)s->cin + (size_t)g * s->ig,
-                    (size_t)s->cin, 0, NULL, packed);
-      else {
+      const float *b = col;
+      size_t ldb = kg;
+      if (s->direct_1x1) { /* the input rows are the im2col rows */
+        b = c->x + row0 * cin + (size_t)g * s->ig;
+        ldb = cin;
+      } else {
         im2col(s, c->x, row0, rows, g, col);
-        gemm_pack_b(s->gemm, rows, kg, col, kg, 0, NULL, packed);
       }
-      const float *dyg = c->dy + row0 * cout + (size_t)g * og;
-      for (size_t r = 0; r < rows; r++)
-        for (size_t o = 0; o < og; o++) dyt[o * rows + r] = dyg[r * cout + o];
-      gemm_compute(s->gemm, og, 0, kg, kg, rows, dyt, rows, packed, tmp, kg, &mm_none);
-      float *a = acc + (size_t)g * og * kg;
-      for (size_t i = 0; i < og * kg; i++) a[i] += tmp[i];
+      const float *dy = c->dy + row0 * cout + (size_t)g * og;
+      if (s->swap)
+        gemm_tn_accumulate(s->tn, kg, cout, rows, b, ldb, dy, cout, acc, cout);
+      else
+        gemm_tn_accumulate(s->tn, og, kg, rows, dy, cout, b, ldb, acc + (size_t)g * og * kg, kg);
     }
   }
 }
 
-/* Depthwise filter gradient: acc [taps][C] per thread, over output pixels [begin, end). */
+/* Filter gradient by padded rows, tasks are images (see cg_setup). */
+static void filter_padded_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const cg_ctx *c = ctx;
+  const cg_state *s = c->s;
+  const size_t cin = (size_t)s->cin, cout = (size_t)s->cout, kg = (size_t)s->kg;
+  const size_t ow = (size_t)s->ow, run = (size_t)s->kw * cin, prow = s->iwp * cin;
+  float *xp = c->scratch + slot * s->slot_floats;
+  float *acc = xp + s->acc_off;
+  for (size_t b = begin; b < end; b++) {
+    /* The padded image: rows [pt, pt+ih) and columns [pl, pl+iw) hold x, the rest 0. */
+    const float *xb = c->x + b * (size_t)s->ih * s->iw * cin;
+    for (size_t y = 0; y < s->ihp; y++) {
+      float *d = xp + y * prow;
+      const size_t iy = y - (size_t)s->pt;
+      if (y < (size_t)s->pt || iy >= (size_t)s->ih) {
+        memset(d, 0, prow * sizeof(float));
+        continue;
+      }
+      const size_t left = (size_t)s->pl * cin, body = (size_t)s->iw * cin;
+      memset(d, 0, left * sizeof(float));
+      memcpy(d + left, xb + iy * body, body * sizeof(float));
+      memset(d + left + body, 0, (prow - left - body) * sizeof(float));
+    }
+    for (int oy = 0; oy < s->oh; oy++) {
+      const float *dy = c->dy + (b * (size_t)s->oh + (size_t)oy) * ow * cout;
+      for (int ky = 0; ky < s->kh; ky++) {
+        const float *xr = xp + ((size_t)oy * s->sh + (size_t)ky * s->dh) * prow;
+        if (s->swap)
+          gemm_tn_accumulate(s->tn, run, cout, ow, xr, (size_t)s->sw * cin, dy, cout,
+                             acc + (size_t)ky * run * cout, cout);
+        else
+          gemm_tn_accumulate(s->tn, cout, run, ow, dy, cout, xr, (size_t)s->sw * cin,
+                             acc + (size_t)ky * run, kg);
+      }
+    }
+  }
+}
+
+/* Depthwise filter gradient: tasks are output rows (image, oy); acc [taps][C] per thread. */
 static void dw_filter_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const cg_ctx *c = ctx;
   const cg_state *s = c->s;
-  const size_t ch = (size_t)s->cout, ohw = (size_t)s->oh * s->ow;
+  const size_t ch = (size_t)s->cout, taps = (size_t)s->kh * s->kw, ow = (size_t)s->ow;
   float *acc = c->scratch + slot * s->slot_floats;
-  for (size_t p = begin; p < end; p++) {
-    const size_t b = p / ohw, rem = p % ohw;
-    const int oy = (int)(rem / (size_t)s->ow), ox = (int)(rem % (size_t)s->ow);
-    const float *dy = c->dy + p * ch;
-    for (int ky = 0; ky < s->kh; ky++) {
-      const int iy = oy * s->sh - s->pt + ky * s->dh;
-      if (iy < 0 || iy >= s->ih) continue;
-      for (int kx = 0; kx < s->kw; kx++) {
-        const int ix = ox * s->sw - s->pl + kx * s->dw;
-        if (ix < 0 || ix >= s->iw) continue;
-        const float *x = c->x + ((b * s->ih + (size_t)iy) * s->iw + (size_t)ix) * ch;
-        float *a = acc + ((size_t)ky * s->kw + (size_t)kx) * ch;
-        for (size_t i = 0; i < ch; i++) a[i] += dy[i] * x[i];
+  const float **ptrs = (const float **)(void *)(acc + (taps * ch + 15) / 16 * 16); /* aligned */
+  const float *zero = c->packed; /* a zero row */
+  for (size_t t = begin; t < end; t++) {
+    const size_t b = t / (size_t)s->oh;
+    const int oy = (int)(t % (size_t)s->oh);
+    const float *xb = c->x + b * (size_t)s->ih * s->iw * ch;
+    size_t i = 0;
+    for (int ox = 0; ox < s->ow; ox++)
+      for (int ky = 0; ky < s->kh; ky++) {
+        const int iy = oy * s->sh - s->pt + ky * s->dh;
+        for (int kx = 0; kx < s->kw; kx++, i++) {
+          const int ix = ox * s->sw - s->pl + kx * s->dw;
+          ptrs[i] = iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw
+                        ? zero
+                        : xb + ((size_t)iy * s->iw + (size_t)ix) * ch;
+        }
       }
-    }
+    s->dwk->filter(ch, ow, taps, ptrs, c->dy + t * ow * ch, acc);
   }
 }
 
@@ -295,16 +445,16 @@ typedef struct {
   const float *src;
   float *dst;
   size_t slots, stride, n;
-  int transpose; /* depthwise: [taps][C] -> [C][taps] */
+  int transpose; /* accumulators [kg][C] -> dW [C][kg] (depthwise, swapped) */
 } reduce_ctx;
 
 static void reduce_range(void *ctx, int64_t b, int64_t e) {
   const reduce_ctx *r = ctx;
-  const size_t ch = (size_t)r->s->cout, taps = (size_t)r->s->kh * r->s->kw;
+  const size_t ch = (size_t)r->s->cout, kg = (size_t)r->s->kg;
   for (int64_t i = b; i < e; i++) {
-    /* Output element i; in depthwise layout it lives at (tap, channel) of the accumulators. */
+    /* Output element i; transposed, it lives at (k, channel) of the accumulators. */
     size_t j = (size_t)i;
-    if (r->transpose) j = ((size_t)i % taps) * ch + (size_t)i / taps;
+    if (r->transpose) j = ((size_t)i % kg) * ch + (size_t)i / kg;
     float sum = 0.0f;
     for (size_t sl = 0; sl < r->slots; sl++) sum += r->src[sl * r->stride + j];
     r->dst[i] = sum;
@@ -315,18 +465,22 @@ static tod_status filter_run(kernel *k, const tod_view *in, int n_in, tod_view *
                              void *scratch, tod_threadpool *tp) {
   const cg_state *s = k->state;
   cg_ctx c = {s, in[0].data, in[1].data, NULL, out[0].data, scratch, NULL};
-  const size_t m = (size_t)s->n * s->oh * s->ow;
   const size_t wsize = (size_t)s->cout * s->kg;
-  reduce_ctx r = {s, NULL, out[0].data, s->slots, s->slot_floats, wsize, s->depthwise};
+  reduce_ctx r = {s, NULL, out[0].data, s->slots, s->slot_floats, wsize, s->depthwise || s->swap};
   if (s->depthwise) {
-    memset(scratch, 0, s->slots * s->slot_floats * sizeof(float));
-    gemm_run_slots(tp, s->slots, m, dw_filter_tasks, &c);
+    float *zero = (float *)scratch + s->slots * s->slot_floats;
+    memset(scratch, 0, (s->slots * s->slot_floats + (size_t)s->cout) * sizeof(float));
+    c.packed = zero;
+    gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh, dw_filter_tasks, &c);
     r.src = scratch;
   } else {
     const size_t acc_off = s->acc_off;
     for (size_t sl = 0; sl < s->slots; sl++)
       memset((float *)scratch + sl * s->slot_floats + acc_off, 0, wsize * sizeof(float));
-    gemm_run_slots(tp, s->slots, s->m_tiles, filter_tasks, &c);
+    if (s->padded)
+      gemm_run_slots(tp, s->slots, (size_t)s->n, filter_padded_tasks, &c);
+    else
+      gemm_run_slots(tp, s->slots, s->m_tiles, filter_tasks, &c);
     r.src = (float *)scratch + acc_off;
   }
   kpar_for(tp, (int64_t)wsize, 4096, reduce_range, &r);
@@ -337,17 +491,26 @@ static tod_status filter_run(kernel *k, const tod_view *in, int n_in, tod_view *
 static void col2im(const cg_state *s, const float *dcol, size_t p0, size_t rows, int g,
                    float *dx) {
   const size_t ig = (size_t)s->ig, kg = (size_t)s->kg, cin = (size_t)s->cin;
+  const size_t kw = (size_t)s->kw;
+  const int runs = s->group == 1 && s->dw == 1;
+  int oy = (int)(p0 / (size_t)s->ow), ox = (int)(p0 % (size_t)s->ow) - 1;
   for (size_t r = 0; r < rows; r++) {
-    const size_t p = p0 + r;
-    const int oy = (int)(p / (size_t)s->ow), ox = (int)(p % (size_t)s->ow);
+    if (++ox == s->ow) ox = 0, oy++;
     const float *src = dcol + r * kg;
-    for (int ky = 0; ky < s->kh; ky++) {
+    int lo = 0, hi = 0;
+    if (runs) tap_range(s, ox, &lo, &hi);
+    for (int ky = 0; ky < s->kh; ky++, src += kw * ig) {
       const int iy = oy * s->sh - s->pt + ky * s->dh;
-      for (int kx = 0; kx < s->kw; kx++, src += ig) {
+      if (iy < 0 || iy >= s->ih) continue;
+      float *drow = dx + (size_t)iy * s->iw * cin + (size_t)g * ig;
+      if (runs) {
+        const int ix0 = ox * s->sw - s->pl;
+        add_run(drow + (size_t)(ix0 + lo) * cin, src + (size_t)lo * ig, (size_t)(hi - lo) * ig);
+        continue;
+      }
+      for (int kx = 0; kx < s->kw; kx++) {
         const int ix = ox * s->sw - s->pl + kx * s->dw;
-        if (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw) continue;
-        float *d = dx + ((size_t)iy * s->iw + (size_t)ix) * cin + (size_t)g * ig;
-        for (size_t i = 0; i < ig; i++) d[i] += src[i];
+        if (ix >= 0 && ix < s->iw) add_run(drow + (size_t)ix * cin, src + (size_t)kx * ig, ig);
       }
     }
   }
@@ -383,29 +546,41 @@ static void input_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   }
 }
 
-/* Depthwise input gradient, tasks are images; wt is the weight as [taps][C]. */
+/* Depthwise input gradient, tasks are images; c->packed is the weight as [taps][C]. */
 static void dw_input_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const cg_ctx *c = ctx;
   const cg_state *s = c->s;
-  const size_t ch = (size_t)s->cout, ohw = (size_t)s->oh * s->ow, ihw = (size_t)s->ih * s->iw;
+  const size_t ch = (size_t)s->cout, taps = (size_t)s->kh * s->kw, ow = (size_t)s->ow;
+  const size_t row = (size_t)s->iw * ch;
+  float *discard = c->scratch + s->acc_off + slot * s->slot_floats;
+  float **ptrs = (float **)(void *)(discard + (ch + 15) / 16 * 16); /* aligned */
+  memset(discard, 0, ch * sizeof(float)); /* never read; kept finite so its sums stay fast */
   for (size_t b = begin; b < end; b++) {
-    float *dx = c->out + b * ihw * ch;
-    memset(dx, 0, ihw * ch * sizeof(float));
-    for (size_t p = 0; p < ohw; p++) {
-      const int oy = (int)(p / (size_t)s->ow), ox = (int)(p % (size_t)s->ow);
-      const float *dy = c->dy + (b * ohw + p) * ch;
-      for (int ky = 0; ky < s->kh; ky++) {
-        const int iy = oy * s->sh - s->pt + ky * s->dh;
-        if (iy < 0 || iy >= s->ih) continue;
-        for (int kx = 0; kx < s->kw; kx++) {
-          const int ix = ox * s->sw - s->pl + kx * s->dw;
-          if (ix < 0 || ix >= s->iw) continue;
-          const float *w = c->packed + ((size_t)ky * s->kw + (size_t)kx) * ch;
-          float *d = dx + ((size_t)iy * s->iw + (size_t)ix) * ch;
-          for (size_t i = 0; i < ch; i++) d[i] += dy[i] * w[i];
-        }
+    float *dx = c->out + b * (size_t)s->ih * row;
+    int zeroed = 0; /* dx rows [0, zeroed) are cleared */
+    for (int oy = 0; oy < s->oh; oy++) {
+      int last = oy * s->sh - s->pt + (s->kh - 1) * s->dh;
+      if (last >= s->ih) last = s->ih - 1;
+      if (last >= zeroed) {
+        memset(dx + (size_t)zeroed * row, 0, (size_t)(last + 1 - zeroed) * row * sizeof(float));
+        zeroed = last + 1;
       }
+      size_t i = 0;
+      for (int ox = 0; ox < s->ow; ox++)
+        for (int ky = 0; ky < s->kh; ky++) {
+          const int iy = oy * s->sh - s->pt + ky * s->dh;
+          for (int kx = 0; kx < s->kw; kx++, i++) {
+            const int ix = ox * s->sw - s->pl + kx * s->dw;
+            ptrs[i] = iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw
+                          ? discard
+                          : dx + (size_t)iy * row + (size_t)ix * ch;
+          }
+        }
+      s->dwk->input(ch, ow, taps, ptrs, c->dy + (b * (size_t)s->oh + (size_t)oy) * ow * ch,
+                    c->packed);
     }
+    if (zeroed < s->ih)
+      memset(dx + (size_t)zeroed * row, 0, (size_t)(s->ih - zeroed) * row * sizeof(float));
   }
 }
 

@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "runtime/kernels/common/kutil.h"
 #include "runtime/kernels/gemm/gemm.h"
@@ -14,39 +17,59 @@
 
 /* ---- channel reductions ------------------------------------------------------------------ */
 
-enum { RED_SUM = 0, RED_SQDEV = 1, RED_BNGRAD = 2 };
+/* Both reductions are one pass over [rows, c] with d = x - shift[c]:
+ *   RED_MOMENTS: s0 += d, s1 += d·d   (FusedBatchNorm: mean and variance about a shift near
+ *                the mean, so the single pass does not cancel catastrophically)
+ *   RED_BNGRAD:  s0 += dy, s1 += dy·d (BatchNormGrad, shift = the saved mean)
+ * Blocks of at most RED_BLOCK rows sum in float vectors, then add into double slots. */
+enum { RED_MOMENTS = 0, RED_BNGRAD = 1 };
+#define RED_BLOCK 32
 
 typedef struct {
   int mode;
   int64_t rows, c, chunk;
-  const float *x, *dy;
-  const double *mean, *invstd;
+  const float *x, *dy, *shift;
   double *acc; /* slots x 2c */
+  float *facc; /* slots x 2c: one block's float sums */
 } red_ctx;
+
+/* One block of rows into the float sums f0, f1 (zeroed by the caller). Rows outer: the
+ * tensors stream through once in memory order (the passes are bound by memory bandwidth). */
+static void red_block(const red_ctx *r, int64_t r0, int64_t r1, float *f0, float *f1) {
+  const int64_t c = r->c;
+  const float *sh = r->shift;
+  for (int64_t row = r0; row < r1; row++) {
+    const float *x = r->x + row * c, *u = r->mode == RED_BNGRAD ? r->dy + row * c : NULL;
+    int64_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 4 <= c; i += 4) {
+      const __m128 d = _mm_sub_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(sh + i));
+      const __m128 w = u ? _mm_loadu_ps(u + i) : d;
+      _mm_storeu_ps(f0 + i, _mm_add_ps(_mm_loadu_ps(f0 + i), w));
+      _mm_storeu_ps(f1 + i, _mm_add_ps(_mm_loadu_ps(f1 + i), _mm_mul_ps(w, d)));
+    }
+#endif
+    for (; i < c; i++) {
+      const float d = x[i] - sh[i], w = u ? u[i] : d;
+      f0[i] += w;
+      f1[i] += w * d;
+    }
+  }
+}
 
 static void red_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const red_ctx *r = ctx;
   const int64_t c = r->c;
   double *a0 = r->acc + slot * 2 * (size_t)c, *a1 = a0 + c;
-  for (size_t t = begin; t < end; t++) {
-    const int64_t r0 = (int64_t)t * r->chunk;
-    const int64_t r1 = r0 + r->chunk < r->rows ? r0 + r->chunk : r->rows;
-    for (int64_t row = r0; row < r1; row++) {
-      const float *x = r->x + row * c;
-      if (r->mode == RED_SUM) {
-        for (int64_t i = 0; i < c; i++) a0[i] += x[i];
-      } else if (r->mode == RED_SQDEV) {
-        for (int64_t i = 0; i < c; i++) {
-          const double d = x[i] - r->mean[i];
-          a0[i] += d * d;
-        }
-      } else {
-        const float *dy = r->dy + row * c;
-        for (int64_t i = 0; i < c; i++) {
-          a0[i] += dy[i];
-          a1[i] += dy[i] * (x[i] - r->mean[i]) * r->invstd[i];
-        }
-      }
+  float *f0 = r->facc + slot * 2 * (size_t)c, *f1 = f0 + c;
+  const int64_t r0 = (int64_t)begin * r->chunk;
+  const int64_t r1 = (int64_t)end * r->chunk < r->rows ? (int64_t)end * r->chunk : r->rows;
+  for (int64_t b = r0; b < r1; b += RED_BLOCK) {
+    memset(f0, 0, 2 * (size_t)c * sizeof(float));
+    red_block(r, b, b + RED_BLOCK < r1 ? b + RED_BLOCK : r1, f0, f1);
+    for (int64_t i = 0; i < c; i++) {
+      a0[i] += f0[i];
+      a1[i] += f1[i];
     }
   }
 }
@@ -65,51 +88,83 @@ static void chan_reduce(tod_threadpool *tp, red_ctx *r, size_t slots) {
 }
 
 /* Scratch: slots x 2c doubles of accumulators, then two c-double vectors (mean, var or
- * invstd), then 6c floats of per-channel terms. */
+ * invstd), then 6c floats of per-channel terms, then slots x 2c floats of block sums. */
 static size_t red_scratch(int64_t c) {
-  return (gemm_scratch_slots() * 2 + 2) * (size_t)c * sizeof(double) + 6 * (size_t)c * sizeof(float);
+  return (gemm_scratch_slots() * 2 + 2) * (size_t)c * sizeof(double) +
+         (6 + 2 * gemm_scratch_slots()) * (size_t)c * sizeof(float);
 }
 
 size_t bn_train_scratch(int64_t c) { return red_scratch(c); }
 
 typedef struct {
-  const float *x, *dy, *a, *b, *c3;
+  const float *x, *dy, *a, *b, *c3, *c4;
   float *y;
   int64_t c;
+  int clamp;   /* a fused RELU / RELU6: y = min(max(y, 0), hi) */
+  float hi;
 } row_job;
 
 /* y = x·a[c] + b[c] */
 static void affine_rows(void *ctx, int64_t r0, int64_t r1) {
   const row_job *j = ctx;
   const int64_t c = j->c;
-  for (int64_t r = r0; r < r1; r++)
-    for (int64_t i = 0; i < c; i++) j->y[r * c + i] = j->x[r * c + i] * j->a[i] + j->b[i];
+  for (int64_t r = r0; r < r1; r++) {
+    const float *x = j->x + r * c;
+    float *y = j->y + r * c;
+    int64_t i = 0;
+    if (j->clamp) {
+#if defined(__SSE2__)
+      /* maxps returns its second operand (0) for NaN, as the Activation kernel does */
+      const __m128 zero = _mm_setzero_ps(), hi = _mm_set1_ps(j->hi);
+      for (; i + 4 <= c; i += 4) {
+        const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(j->a + i)),
+                                    _mm_loadu_ps(j->b + i));
+        _mm_storeu_ps(y + i, _mm_min_ps(_mm_max_ps(v, zero), hi));
+      }
+#endif
+      for (; i < c; i++) {
+        const float v = x[i] * j->a[i] + j->b[i], p = v > 0.0f ? v : 0.0f;
+        y[i] = p < j->hi ? p : j->hi;
+      }
+      continue;
+    }
+#if defined(__SSE2__)
+    for (; i + 4 <= c; i += 4)
+      _mm_storeu_ps(y + i, _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(j->a + i)),
+                                      _mm_loadu_ps(j->b + i)));
+#endif
+    for (; i < c; i++) y[i] = x[i] * j->a[i] + j->b[i];
+  }
 }
 
 void bn_train_forward(const tod_view *in, tod_view *out, int n_out, float eps, float momentum,
-                      void *scratch, tod_threadpool *tp) {
+                      float *y, int act, void *scratch, tod_threadpool *tp) {
   const tod_view *x = &in[0];
   const int64_t c = x->ndim ? x->dims[x->ndim - 1] : 0;
   const int64_t rows = c > 0 ? knumel(x) / c : 0;
   const size_t slots = gemm_scratch_slots();
   double *acc = scratch, *mean = acc + slots * 2 * (size_t)c, *var = mean + c;
-  float *a = (float *)(var + c), *b = a + c;
+  float *a = (float *)(var + c), *b = a + c, *shift = b + c, *facc = a + 6 * c;
   const float *scale = in[1].data, *bias = in[2].data;
-  red_ctx r = {RED_SUM, rows, c, 0, x->data, NULL, mean, NULL, acc};
-  chan_reduce(tp, &r, slots);
-  for (int64_t i = 0; i < c; i++) mean[i] = rows ? acc[i] / (double)rows : 0.0;
-  r.mode = RED_SQDEV;
+  const float *xd = x->data;
+  /* The first row as the shift: close to the mean for any real activation. */
+  for (int64_t i = 0; i < c; i++) shift[i] = rows ? xd[i] : 0.0f;
+  red_ctx r = {RED_MOMENTS, rows, c, 0, xd, NULL, shift, acc, facc};
   chan_reduce(tp, &r, slots);
   float *rmean = in[3].data, *rvar = in[4].data;
   /* MindSpore Lite: unbiased variance for the running update of 4-D input, biased for 2-D. */
   const double ucorr = x->ndim == 4 && rows > 1 ? (double)rows / (double)(rows - 1) : 1.0;
   for (int64_t i = 0; i < c; i++) {
-    var[i] = rows ? acc[i] / (double)rows : 0.0;
+    const double m1 = rows ? acc[i] / (double)rows : 0.0;
+    const double v = rows ? acc[c + i] / (double)rows - m1 * m1 : 0.0;
+    mean[i] = (double)shift[i] + m1;
+    var[i] = v > 0.0 ? v : 0.0;
     const double inv = 1.0 / sqrt(var[i] + (double)eps);
     a[i] = (float)(scale[i] * inv);
     b[i] = (float)(bias[i] - mean[i] * scale[i] * inv);
   }
-  row_job j = {x->data, NULL, a, b, NULL, out[0].data, c};
+  row_job j = {xd,   NULL, a, b, NULL, NULL, y, c, act == IR_ACT_RELU || act == IR_ACT_RELU6,
+               act == IR_ACT_RELU6 ? 6.0f : INFINITY};
   int64_t grain = c > 0 ? 16384 / c : 1;
   kpar_for(tp, rows, grain < 1 ? 1 : grain, affine_rows, &j);
   for (int64_t i = 0; i < c; i++) {
@@ -181,9 +236,10 @@ static tod_status bng_setup(kernel *k, const tod_view *in, int n_in, const tod_v
 }
 
 /* dx = A·(dy − S1 − xhat·S2), xhat = (x − M)·IS; per channel A = scale·invstd and, in
- * training, S1 = Σdy/N, S2 = Σdy·xhat/N (0 in eval: the statistics are constants then). */
+ * training, S1 = Σdy/N, S2 = Σdy·xhat/N (0 in eval: the statistics are constants then).
+ * Computed as dx = A·(dy − S1) − B·(x − M) with B = A·IS·S2. */
 typedef struct {
-  const float *x, *dy, *t; /* t: A | S1 | S2 | M | IS, c floats each */
+  const float *x, *dy, *t; /* t: A | S1 | B | M, c floats each */
   float *dx;
   int64_t c;
 } bng_job;
@@ -191,12 +247,20 @@ typedef struct {
 static void bng_rows(void *ctx, int64_t r0, int64_t r1) {
   const bng_job *j = ctx;
   const int64_t c = j->c;
-  const float *A = j->t, *S1 = A + c, *S2 = S1 + c, *M = S2 + c, *IS = M + c;
-  for (int64_t r = r0; r < r1; r++)
-    for (int64_t i = 0; i < c; i++) {
-      const float xh = (j->x[r * c + i] - M[i]) * IS[i];
-      j->dx[r * c + i] = A[i] * (j->dy[r * c + i] - S1[i] - xh * S2[i]);
+  const float *A = j->t, *S1 = A + c, *B = S1 + c, *M = B + c;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *x = j->x + r * c, *dy = j->dy + r * c;
+    float *dx = j->dx + r * c;
+    int64_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 4 <= c; i += 4) {
+      const __m128 g = _mm_mul_ps(_mm_loadu_ps(A + i), _mm_sub_ps(_mm_loadu_ps(dy + i), _mm_loadu_ps(S1 + i)));
+      const __m128 h = _mm_mul_ps(_mm_loadu_ps(B + i), _mm_sub_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(M + i)));
+      _mm_storeu_ps(dx + i, _mm_sub_ps(g, h));
     }
+#endif
+    for (; i < c; i++) dx[i] = A[i] * (dy[i] - S1[i]) - B[i] * (x[i] - M[i]);
+  }
 }
 
 static tod_status bng_run(kernel *k, const tod_view *in, int n_in, tod_view *out, int n_out,
@@ -205,25 +269,25 @@ static tod_status bng_run(kernel *k, const tod_view *in, int n_in, tod_view *out
   const int64_t c = s->c, rows = s->rows;
   const size_t slots = gemm_scratch_slots();
   double *acc = scratch, *mean = acc + slots * 2 * (size_t)c, *invstd = mean + c;
-  float *t = (float *)(invstd + c);
+  float *t = (float *)(invstd + c), *facc = t + 6 * c;
   const float *scale = in[2].data, *smean = in[3].data, *svar = in[4].data;
   for (int64_t i = 0; i < c; i++) {
     mean[i] = smean[i];
     invstd[i] = 1.0 / sqrt((double)svar[i] + (double)s->eps);
+    t[3 * c + i] = smean[i];
   }
-  red_ctx r = {RED_BNGRAD, rows, c, 0, in[1].data, in[0].data, mean, invstd, acc};
+  red_ctx r = {RED_BNGRAD, rows, c, 0, in[1].data, in[0].data, t + 3 * c, acc, facc};
   chan_reduce(tp, &r, slots);
   const int train = k->train && s->is_training;
   float *dscale = n_out > 1 ? out[1].data : NULL, *dbias = n_out > 2 ? out[2].data : NULL;
   for (int64_t i = 0; i < c; i++) {
-    const double sdy = acc[i], sdyx = acc[c + i];
+    const double sdy = acc[i], sdyx = acc[c + i] * invstd[i];
     if (dbias) dbias[i] = (float)sdy;
     if (dscale) dscale[i] = (float)sdyx;
-    t[i] = (float)(scale[i] * invstd[i]);
+    const double A = scale[i] * invstd[i];
+    t[i] = (float)A;
     t[c + i] = train && rows ? (float)(sdy / (double)rows) : 0.0f;
-    t[2 * c + i] = train && rows ? (float)(sdyx / (double)rows) : 0.0f;
-    t[3 * c + i] = (float)mean[i];
-    t[4 * c + i] = (float)invstd[i];
+    t[2 * c + i] = train && rows ? (float)(A * invstd[i] * sdyx / (double)rows) : 0.0f;
   }
   bng_job j = {in[1].data, in[0].data, t, out[0].data, c};
   int64_t grain = c > 0 ? 16384 / c : 1;

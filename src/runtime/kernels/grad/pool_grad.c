@@ -9,8 +9,12 @@
  * in the forward AvgPoolFusion). Windows may overlap, so tasks are (image, channel block):
  * disjoint parts of dx. */
 #include <float.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "runtime/kernels/common/kutil.h"
 
@@ -124,7 +128,10 @@ static void pg_tasks(void *ctx, int64_t begin, int64_t end) {
     const int c1 = c0 + CBLOCK < s->c ? c0 + CBLOCK : s->c;
     float *dx = j->dx + b * ihw * C;
     const float *x = j->x + b * ihw * C, *dy = j->dy + b * ohw * C;
-    for (size_t i = 0; i < ihw; i++) memset(dx + i * C + c0, 0, (size_t)(c1 - c0) * sizeof(float));
+    if (c0 == 0 && c1 == s->c)
+      memset(dx, 0, ihw * C * sizeof(float));
+    else
+      for (size_t i = 0; i < ihw; i++) memset(dx + i * C + c0, 0, (size_t)(c1 - c0) * sizeof(float));
     for (int oy = 0; oy < s->oh; oy++) {
       int y0 = oy * s->sh - s->pt, y1 = y0 + s->kh;
       y0 = y0 < 0 ? 0 : y0;
@@ -135,6 +142,7 @@ static void pg_tasks(void *ctx, int64_t begin, int64_t end) {
         x1 = x1 > s->iw ? s->iw : x1;
         if (y1 <= y0 || x1 <= x0) continue;
         const float *g = dy + ((size_t)oy * s->ow + (size_t)ox) * C;
+        const size_t first = ((size_t)y0 * s->iw + (size_t)x0) * C;
         if (!s->is_max) {
           const float inv = 1.0f / (float)((y1 - y0) * (x1 - x0));
           for (int iy = y0; iy < y1; iy++)
@@ -144,21 +152,42 @@ static void pg_tasks(void *ctx, int64_t begin, int64_t end) {
             }
           continue;
         }
-        for (int c = c0; c < c1; c++) {
-          float best = -FLT_MAX;
-          size_t arg = ((size_t)y0 * s->iw + (size_t)x0) * C + (size_t)c;
-          int found = 0;
+        int c = c0;
+#if defined(__SSE2__)
+        /* 4 channels at a time: the running maximum and the flat index of its element (an
+         * int32: images of 2^31 values and more take the scalar loop). */
+        for (; c + 4 <= c1 && ihw * C <= INT32_MAX; c += 4) {
+          __m128 best = _mm_loadu_ps(x + first + (size_t)c);
+          __m128i arg = _mm_set1_epi32((int)first);
           for (int iy = y0; iy < y1; iy++)
-            for (int ix = x0; ix < x1; ix++) {
-              const size_t at = ((size_t)iy * s->iw + (size_t)ix) * C + (size_t)c;
-              /* The first strict maximum; a NaN wins as in PyTorch, so it is not dropped. */
-              if (!found || x[at] > best || x[at] != x[at]) {
-                if (found && best != best) continue;
-                best = x[at];
-                arg = at;
-                found = 1;
-              }
+            for (int ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
+              const size_t at = ((size_t)iy * s->iw + (size_t)ix) * C;
+              const __m128 v = _mm_loadu_ps(x + at + (size_t)c);
+              const __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, best),
+                                            _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(best, best)));
+              best = _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, best));
+              const __m128i ti = _mm_castps_si128(take);
+              arg = _mm_or_si128(_mm_and_si128(ti, _mm_set1_epi32((int)at)), _mm_andnot_si128(ti, arg));
             }
+          int32_t a[4];
+          _mm_storeu_si128((__m128i *)(void *)a, arg);
+          for (int l = 0; l < 4; l++) dx[(size_t)a[l] + (size_t)(c + l)] += g[c + l];
+        }
+#endif
+        for (; c < c1; c++) {
+          /* The first strict maximum; a NaN wins as in PyTorch (the first NaN). */
+          float best = x[first + (size_t)c];
+          size_t arg = first + (size_t)c;
+          for (int iy = y0; iy < y1; iy++) {
+            const size_t row = (size_t)iy * s->iw * C + (size_t)c;
+            for (int ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
+              const size_t at = row + (size_t)ix * C;
+              const float v = x[at];
+              const int take = (v > best) | ((v != v) & (best == best));
+              best = take ? v : best;
+              arg = take ? at : arg;
+            }
+          }
           dx[arg] += g[c];
         }
       }

@@ -89,8 +89,10 @@ static tod_status bn_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
       if (knumel(&out[i]) != c || out[i].dtype != IR_DT_FLOAT32)
         return kfail(k, TOD_INPUT_TENSOR_ERROR, "output %d must be %lld float32 values", i,
                      (long long)c);
+#ifndef TOD_NO_TRAIN /* the inference-only build (tod_min) never runs in train mode */
     size_t need = bn_train_scratch(c);
     if (need > *scratch) *scratch = need;
+#endif
   }
   s->rows = c > 0 ? knumel(x) / c : 0;
   return TOD_OK;
@@ -100,6 +102,8 @@ typedef struct {
   const float *x, *a, *b;
   float *y;
   int64_t c;
+  int clamp; /* a fused RELU / RELU6 (kernel.post_act): y = min(max(y, 0), hi), NaN -> 0 */
+  float hi;
 } bn_job;
 
 static void bn_rows(void *ctx, int64_t r0, int64_t r1) {
@@ -109,7 +113,13 @@ static void bn_rows(void *ctx, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; r++) {
     const float *restrict x = j->x + r * c;
     float *restrict y = j->y + r * c;
-    for (int64_t i = 0; i < c; i++) y[i] = x[i] * a[i] + b[i];
+    if (j->clamp)
+      for (int64_t i = 0; i < c; i++) {
+        const float v = x[i] * a[i] + b[i], p = v > 0.0f ? v : 0.0f;
+        y[i] = p < j->hi ? p : j->hi;
+      }
+    else
+      for (int64_t i = 0; i < c; i++) y[i] = x[i] * a[i] + b[i];
   }
 }
 
@@ -117,10 +127,16 @@ static tod_status bn_run(kernel *k, const tod_view *in, int n_in, tod_view *out,
                          void *scratch, tod_threadpool *tp) {
   bn_state *s = k->state;
   int64_t c = in[0].ndim ? in[0].dims[in[0].ndim - 1] : 0;
+  /* A RELU / RELU6 Activation the session folded in (runtime/fuse_residual.c): y goes to its
+   * output, clamped. */
+  float *y = k->post_out ? k->post_out->data : out[0].data;
+  const int act = k->post_out ? k->post_act : IR_ACT_NONE;
+#ifndef TOD_NO_TRAIN
   if (k->train && s->mode && n_in >= 5 && n_out >= 5) {
-    bn_train_forward(in, out, n_out, s->eps, s->momentum, scratch, tp);
+    bn_train_forward(in, out, n_out, s->eps, s->momentum, y, act, scratch, tp);
     return TOD_OK;
   }
+#endif
   /* Eval with the training outputs present: pass the parameters through. */
   for (int i = 1; i < n_out && i < 5 && n_in >= 5; i++)
     if (out[i].data) memcpy(out[i].data, in[i].data, (size_t)c * sizeof(float));
@@ -130,7 +146,8 @@ static tod_status bn_run(kernel *k, const tod_view *in, int n_in, tod_view *out,
     bn_fold(in[1].data, in[2].data, in[3].data, in[4].data, s->eps, c, t, t + c);
     ab = t;
   }
-  bn_job j = {in[0].data, ab, ab + c, out[0].data, c};
+  bn_job j = {in[0].data, ab, ab + c, y, c, act == IR_ACT_RELU || act == IR_ACT_RELU6,
+              act == IR_ACT_RELU6 ? 6.0f : INFINITY};
   int64_t grain = c > 0 ? 16384 / c : 1;
   kpar_for(tp, s->rows, grain < 1 ? 1 : grain, bn_rows, &j);
   return TOD_OK;

@@ -14,6 +14,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "runtime/kernels/common/kutil.h"
 #include "runtime/kernels/optim/optim.h"
@@ -123,9 +126,27 @@ typedef struct {
   int nesterov, first;
 } opt_job;
 
+/* The hot updates run 4 lanes at a time in SSE2 (the x86-64 baseline): the same IEEE
+ * operations in the same order as the scalar tails, so results are bit-identical. */
 static void adam_range(void *ctx, int64_t b, int64_t e) {
   const opt_job *j = ctx;
-  for (int64_t i = b; i < e; i++) {
+  int64_t i = b;
+#if defined(__SSE2__)
+  const __m128 c1 = _mm_set1_ps(1.0f - j->b1), c2 = _mm_set1_ps(1.0f - j->b2);
+  const __m128 vb1 = _mm_set1_ps(j->b1), veps = _mm_set1_ps(j->eps), vk = _mm_set1_ps(j->k);
+  for (; i + 4 <= e; i += 4) {
+    const __m128 g = _mm_loadu_ps(j->g + i);
+    __m128 m = _mm_loadu_ps(j->m + i), v = _mm_loadu_ps(j->v + i);
+    m = _mm_add_ps(m, _mm_mul_ps(_mm_sub_ps(g, m), c1));
+    v = _mm_add_ps(v, _mm_mul_ps(_mm_sub_ps(_mm_mul_ps(g, g), v), c2));
+    _mm_storeu_ps(j->m + i, m);
+    _mm_storeu_ps(j->v + i, v);
+    const __m128 den = _mm_add_ps(_mm_sqrt_ps(v), veps);
+    const __m128 num = j->nesterov ? _mm_add_ps(_mm_mul_ps(vb1, m), _mm_mul_ps(c1, g)) : m;
+    _mm_storeu_ps(j->w + i, _mm_sub_ps(_mm_loadu_ps(j->w + i), _mm_div_ps(_mm_mul_ps(vk, num), den)));
+  }
+#endif
+  for (; i < e; i++) {
     const float g = j->g[i];
     j->m[i] += (g - j->m[i]) * (1.0f - j->b1);
     j->v[i] += (g * g - j->v[i]) * (1.0f - j->b2);
@@ -149,7 +170,18 @@ static void adamw_range(void *ctx, int64_t b, int64_t e) {
 
 static void momentum_range(void *ctx, int64_t b, int64_t e) {
   const opt_job *j = ctx;
-  for (int64_t i = b; i < e; i++) {
+  int64_t i = b;
+#if defined(__SSE2__)
+  const __m128 mu = _mm_set1_ps(j->mu), lr = _mm_set1_ps(j->lr);
+  for (; i + 4 <= e; i += 4) {
+    const __m128 g = _mm_loadu_ps(j->g + i);
+    const __m128 m = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(j->m + i), mu), g);
+    _mm_storeu_ps(j->m + i, m);
+    const __m128 step = j->nesterov ? _mm_mul_ps(lr, _mm_add_ps(_mm_mul_ps(m, mu), g)) : _mm_mul_ps(lr, m);
+    _mm_storeu_ps(j->w + i, _mm_sub_ps(_mm_loadu_ps(j->w + i), step));
+  }
+#endif
+  for (; i < e; i++) {
     const float g = j->g[i];
     j->m[i] = j->m[i] * j->mu + g;
     j->w[i] -= j->nesterov ? j->lr * (j->m[i] * j->mu + g) : j->lr * j->m[i];
