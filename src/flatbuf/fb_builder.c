@@ -28,6 +28,7 @@ void fb_builder_init(fb_builder *b, size_t initial_cap) {
 
 void fb_builder_free(fb_builder *b) {
   free(b->buf);
+  free(b->ext);
   free(b->fields);
   free(b->vtables);
   memset(b, 0, sizeof *b);
@@ -149,6 +150,29 @@ fb_off fb_create_vector_aligned(fb_builder *b, const void *bytes, size_t count, 
     return 0;
   }
   return vector_common(b, bytes, count, 1, align);
+}
+
+fb_off fb_create_vector_external(fb_builder *b, const void *bytes, size_t count, size_t align) {
+  if (align == 0 || (align & (align - 1)) || align > 256) fail(b, TOD_ERROR, "flatbuffer: bad alignment");
+  if (b->in_table) fail(b, TOD_ERROR, "flatbuffer: vector created inside a table");
+  if (count > FB_MAX_SIZE) fail(b, TOD_NOT_SUPPORT, "flatbuffer: vector too long");
+  if (b->status != TOD_OK) return 0;
+  if (b->n_ext == b->cap_ext) {
+    const int cap = b->cap_ext ? b->cap_ext * 2 : 64;
+    fb_extern *e = realloc(b->ext, sizeof *e * (size_t)cap);
+    if (!e) {
+      fail(b, TOD_MEMORY_FAILED, "out of memory building flatbuffer");
+      return 0;
+    }
+    b->ext = e;
+    b->cap_ext = cap;
+  }
+  align_to(b, count, 4);
+  align_to(b, count, align);
+  if (!reserve(b, count)) return 0;
+  b->used += count; /* the bytes' place: left as it is, written from bytes at the end */
+  if (count) b->ext[b->n_ext++] = (fb_extern){b->used, bytes, count};
+  return push_scalar(b, (uint32_t)count, 4);
 }
 
 fb_off fb_create_vector_offsets(fb_builder *b, const fb_off *offs, size_t count) {
@@ -313,10 +337,47 @@ fb_off fb_end_table(fb_builder *b) {
   return table;
 }
 
+/* Writes the header (root reference, identifier) and returns the first error of the build. */
+static tod_status finish_header(fb_builder *b, fb_off root, const char *ident, char *err,
+                                size_t errlen);
+
 tod_status fb_builder_finish(fb_builder *b, fb_off root, const char *ident, uint8_t **out,
                              size_t *len, char *err, size_t errlen) {
   *out = NULL;
   *len = 0;
+  if (b->n_ext) fail(b, TOD_ERROR, "flatbuffer: external vectors need fb_builder_finish_write");
+  tod_status st = finish_header(b, root, ident, err, errlen);
+  if (st != TOD_OK) return st;
+  size_t size = b->used;
+  memmove(b->buf, at(b, size), size);
+  uint8_t *shrunk = realloc(b->buf, size ? size : 1);
+  *out = shrunk ? shrunk : b->buf;
+  *len = size;
+  b->buf = NULL;
+  fb_builder_free(b);
+  return TOD_OK;
+}
+
+tod_status fb_builder_finish_write(fb_builder *b, fb_off root, const char *ident,
+                                   fb_write_fn write, void *ctx, char *err, size_t errlen) {
+  tod_status st = finish_header(b, root, ident, err, errlen);
+  if (st != TOD_OK) return st;
+  /* External vectors were created back to front: the last one is first in the file. */
+  size_t pos = b->used; /* distance from the end of the next byte to write */
+  for (int i = b->n_ext - 1; i >= 0 && st == TOD_OK; i--) {
+    const fb_extern *e = &b->ext[i];
+    if (pos > e->off) st = write(ctx, at(b, pos), pos - e->off);
+    if (st == TOD_OK) st = write(ctx, e->src, e->len);
+    pos = e->off - e->len;
+  }
+  if (st == TOD_OK && pos) st = write(ctx, at(b, pos), pos);
+  if (st != TOD_OK && err && errlen && !err[0]) snprintf(err, errlen, "flatbuffer write failed");
+  fb_builder_free(b);
+  return st;
+}
+
+static tod_status finish_header(fb_builder *b, fb_off root, const char *ident, char *err,
+                                size_t errlen) {
   if (b->in_table) fail(b, TOD_ERROR, "flatbuffer: finished inside a table");
   if (!root || root > b->used) fail(b, TOD_ERROR, "flatbuffer: bad root object");
   size_t head = 4 + (ident ? 4 : 0);
@@ -336,14 +397,6 @@ tod_status fb_builder_finish(fb_builder *b, fb_off root, const char *ident, uint
   if (st != TOD_OK) {
     if (err && errlen) snprintf(err, errlen, "%s", b->msg);
     fb_builder_free(b);
-    return st;
   }
-  size_t size = b->used;
-  memmove(b->buf, at(b, size), size);
-  uint8_t *shrunk = realloc(b->buf, size ? size : 1);
-  *out = shrunk ? shrunk : b->buf;
-  *len = size;
-  b->buf = NULL;
-  fb_builder_free(b);
-  return TOD_OK;
+  return st;
 }

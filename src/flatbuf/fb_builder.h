@@ -28,6 +28,13 @@ typedef struct {
   uint16_t slot; /* field index in the table: vtable entry 4 + 2*slot */
 } fb_field_loc;
 
+/* A byte vector whose contents stay in the caller's memory until the buffer is written. */
+typedef struct {
+  size_t off;      /* distance from the buffer's end of its first byte */
+  const void *src; /* the caller's bytes; must stay valid until fb_builder_finish_write */
+  size_t len;
+} fb_extern;
+
 typedef struct {
   uint8_t *buf; /* data occupies the last `used` bytes of buf[0..cap) */
   size_t cap, used;
@@ -40,6 +47,8 @@ typedef struct {
   /* vtables written so far, for deduplication */
   fb_off *vtables;
   int n_vtables, cap_vtables;
+  fb_extern *ext; /* external vectors, in creation order (decreasing file position) */
+  int n_ext, cap_ext;
   tod_status status; /* first failure, sticky */
   char msg[128];
 } fb_builder;
@@ -57,6 +66,10 @@ fb_off fb_create_vector(fb_builder *b, const void *elems, size_t count, size_t e
 /* A byte vector whose first element starts `align`-byte aligned from the buffer start (align:
  * power of two, at most 256). Returns 0 on failure. */
 fb_off fb_create_vector_aligned(fb_builder *b, const void *bytes, size_t count, size_t align);
+/* As fb_create_vector_aligned, but the bytes are not copied: their place in the buffer is
+ * left untouched (never paged in) and fb_builder_finish_write writes them from `bytes`, which
+ * must stay valid until then. For weights: the file is written without a second copy. */
+fb_off fb_create_vector_external(fb_builder *b, const void *bytes, size_t count, size_t align);
 /* A vector of references to objects (tables or strings) built earlier. */
 fb_off fb_create_vector_offsets(fb_builder *b, const fb_off *offs, size_t count);
 
@@ -83,5 +96,11 @@ fb_off fb_end_table(fb_builder *b);
  * empty. Returns the first error of the whole build, with a message in err. */
 tod_status fb_builder_finish(fb_builder *b, fb_off root, const char *ident, uint8_t **out,
                              size_t *len, char *err, size_t errlen);
+/* Receives the finished buffer piece by piece, in order; returns 0 or a tod_status. */
+typedef tod_status (*fb_write_fn)(void *ctx, const void *bytes, size_t len);
+/* As fb_builder_finish, but the buffer goes to write() in pieces (external vectors from their
+ * callers' memory) instead of into one allocation. The builder is freed either way. */
+tod_status fb_builder_finish_write(fb_builder *b, fb_off root, const char *ident,
+                                   fb_write_fn write, void *ctx, char *err, size_t errlen);
 
 #endif

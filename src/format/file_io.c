@@ -53,45 +53,84 @@ void tod_unmap_file(tod_mapped_file *m) {
   m->size = 0;
 }
 
-tod_status tod_write_file_atomic(const char *path, const void *data, size_t size, char *err,
-                                 size_t errlen) {
+tod_status tod_atomic_open(tod_atomic_file *f, const char *path, char *err, size_t errlen) {
+  memset(f, 0, sizeof *f);
+  f->fd = -1;
+  f->err = err;
+  f->errlen = errlen;
   size_t n = strlen(path);
-  char *tmp = malloc(n + 32);
-  if (!tmp) return TOD_MEMORY_FAILED;
-  snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-    free(tmp);
+  f->tmp = malloc(n + 32);
+  f->path = malloc(n + 1);
+  if (!f->tmp || !f->path) {
+    tod_atomic_abort(f);
+    snprintf(err, errlen, "out of memory");
+    return TOD_MEMORY_FAILED;
+  }
+  memcpy(f->path, path, n + 1);
+  snprintf(f->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+  f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f->fd < 0) {
+    snprintf(err, errlen, "cannot create %s: %s", f->tmp, strerror(errno));
+    free(f->tmp);
+    f->tmp = NULL; /* nothing to remove */
+    tod_atomic_abort(f);
     return TOD_ERROR;
   }
+  return TOD_OK;
+}
+
+tod_status tod_atomic_write(tod_atomic_file *f, const void *data, size_t size) {
   const uint8_t *p = data;
-  size_t left = size;
-  while (left > 0) {
-    ssize_t w = write(fd, p, left);
+  while (size > 0) {
+    ssize_t w = write(f->fd, p, size);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-      close(fd);
-      unlink(tmp);
-      free(tmp);
+      snprintf(f->err, f->errlen, "cannot write %s: %s", f->tmp, strerror(errno));
       return TOD_ERROR;
     }
     p += w;
-    left -= (size_t)w;
+    size -= (size_t)w;
   }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    snprintf(err, errlen, "cannot flush %s: %s", tmp, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return TOD_ERROR;
-  }
-  if (rename(tmp, path) != 0) {
-    snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return TOD_ERROR;
-  }
-  free(tmp);
   return TOD_OK;
+}
+
+tod_status tod_atomic_commit(tod_atomic_file *f) {
+  const int fd = f->fd;
+  f->fd = -1;
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    snprintf(f->err, f->errlen, "cannot flush %s: %s", f->tmp, strerror(errno));
+    tod_atomic_abort(f);
+    return TOD_ERROR;
+  }
+  if (rename(f->tmp, f->path) != 0) {
+    snprintf(f->err, f->errlen, "cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));
+    tod_atomic_abort(f);
+    return TOD_ERROR;
+  }
+  free(f->tmp);
+  free(f->path);
+  f->tmp = f->path = NULL;
+  return TOD_OK;
+}
+
+void tod_atomic_abort(tod_atomic_file *f) {
+  if (f->fd >= 0) close(f->fd);
+  if (f->tmp) unlink(f->tmp);
+  free(f->tmp);
+  free(f->path);
+  f->fd = -1;
+  f->tmp = f->path = NULL;
+}
+
+tod_status tod_write_file_atomic(const char *path, const void *data, size_t size, char *err,
+                                 size_t errlen) {
+  tod_atomic_file f;
+  tod_status st = tod_atomic_open(&f, path, err, errlen);
+  if (st != TOD_OK) return st;
+  st = tod_atomic_write(&f, data, size);
+  if (st != TOD_OK) {
+    tod_atomic_abort(&f);
+    return st;
+  }
+  return tod_atomic_commit(&f);
 }

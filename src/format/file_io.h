@@ -25,4 +25,17 @@ void tod_unmap_file(tod_mapped_file *m);
 tod_status tod_write_file_atomic(const char *path, const void *data, size_t size, char *err,
                                  size_t errlen);
 
+/* The same, in pieces: open, write any number of times, then commit (fsync, rename) or abort
+ * (the temporary file is removed). After a failed write only abort is valid. */
+typedef struct {
+  int fd;
+  char *tmp, *path;
+  char *err;
+  size_t errlen;
+} tod_atomic_file;
+tod_status tod_atomic_open(tod_atomic_file *f, const char *path, char *err, size_t errlen);
+tod_status tod_atomic_write(tod_atomic_file *f, const void *data, size_t size);
+tod_status tod_atomic_commit(tod_atomic_file *f);
+void tod_atomic_abort(tod_atomic_file *f);
+
 #endif

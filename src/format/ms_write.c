@@ -45,8 +45,8 @@ static fb_off index_vec(fb_builder *b, const int *idx, int n, uint32_t *scratch)
   return fb_create_vector(b, scratch, (size_t)n, 4);
 }
 
-static fb_off write_tensor(fb_builder *b, const ir_tensor *t, int idx, char *err, size_t errlen,
-                           tod_status *st) {
+static fb_off write_tensor(fb_builder *b, const ir_tensor *t, int idx, int external, char *err,
+                           size_t errlen, tod_status *st) {
   fb_off data = 0, dims = 0, qp = 0, clusters = 0, name;
   if (t->kind == IR_TENSOR_CONST || t->kind == IR_TENSOR_PARAM) {
     if (!t->data && t->nbytes) {
@@ -58,7 +58,8 @@ static fb_off write_tensor(fb_builder *b, const ir_tensor *t, int idx, char *err
                  t->name);
       return 0;
     }
-    data = fb_create_vector_aligned(b, t->data, t->nbytes, MS_DATA_ALIGN);
+    data = external ? fb_create_vector_external(b, t->data, t->nbytes, MS_DATA_ALIGN)
+                    : fb_create_vector_aligned(b, t->data, t->nbytes, MS_DATA_ALIGN);
   }
   /* .ms cannot say "rank unknown": such a tensor gets no dims, which reads back as a scalar */
   if (t->ndim >= 0) {
@@ -283,10 +284,15 @@ static fb_off write_node(fb_builder *b, const ir_graph *g, int idx, uint32_t *sc
   return fb_end_table(b);
 }
 
-tod_status ms_serialize(const ir_graph *g, uint8_t **buf, size_t *len, char *err, size_t errlen) {
+static tod_status write_piece(void *ctx, const void *bytes, size_t len) {
+  return tod_atomic_write(ctx, bytes, len);
+}
+
+/* Builds the whole .ms into a buffer (*buf) or, with out != NULL, writes it to out with the
+ * weights taken straight from the graph's tensors (no copy of them in memory). */
+static tod_status ms_build(const ir_graph *g, uint8_t **buf, size_t *len, tod_atomic_file *out,
+                           char *err, size_t errlen) {
   char msg[256] = "";
-  *buf = NULL;
-  *len = 0;
   if (err && errlen) err[0] = 0;
   tod_status st = ir_validate(g, msg, sizeof msg);
   if (st) return fail(err, errlen, st, "%s", msg);
@@ -315,7 +321,8 @@ tod_status ms_serialize(const ir_graph *g, uint8_t **buf, size_t *len, char *err
     goto out;
   }
   /* Weights first: built back to front, they end up at the end of the file. */
-  for (int i = 0; i < g->n_tensors && !st; i++) tens[i] = write_tensor(&b, &g->tensors[i], i, err, errlen, &st);
+  for (int i = 0; i < g->n_tensors && !st; i++)
+    tens[i] = write_tensor(&b, &g->tensors[i], i, out != NULL, err, errlen, &st);
   for (int i = 0; i < g->n_nodes && !st; i++) nodes[i] = write_node(&b, g, i, scratch, err, errlen, &st);
   if (st) goto out;
   fb_off all_tensors = fb_create_vector_offsets(&b, tens, (size_t)g->n_tensors);
@@ -354,7 +361,10 @@ tod_status ms_serialize(const ir_graph *g, uint8_t **buf, size_t *len, char *err
   fb_add_offset(&b, MG_TENSORS, all_tensors);
   fb_add_offset(&b, MG_SUBGRAPH, subgraphs);
   fb_off root = fb_end_table(&b);
-  st = fb_builder_finish(&b, root, "MSL2", buf, len, err, errlen);
+  if (out)
+    st = fb_builder_finish_write(&b, root, "MSL2", write_piece, out, err, errlen);
+  else
+    st = fb_builder_finish(&b, root, "MSL2", buf, len, err, errlen);
 out:
   fb_builder_free(&b);
   free(scratch);
@@ -363,12 +373,20 @@ out:
   return st;
 }
 
+tod_status ms_serialize(const ir_graph *g, uint8_t **buf, size_t *len, char *err, size_t errlen) {
+  *buf = NULL;
+  *len = 0;
+  return ms_build(g, buf, len, NULL, err, errlen);
+}
+
 tod_status ms_write_file(const ir_graph *g, const char *path, char *err, size_t errlen) {
-  uint8_t *buf;
-  size_t len;
-  tod_status st = ms_serialize(g, &buf, &len, err, errlen);
+  tod_atomic_file f;
+  tod_status st = tod_atomic_open(&f, path, err, errlen);
   if (st) return st;
-  st = tod_write_file_atomic(path, buf, len, err, errlen);
-  free(buf);
-  return st;
+  st = ms_build(g, NULL, NULL, &f, err, errlen);
+  if (st) {
+    tod_atomic_abort(&f);
+    return st;
+  }
+  return tod_atomic_commit(&f);
 }

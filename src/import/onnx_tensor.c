@@ -7,6 +7,7 @@
 
 #include "format/file_io.h"
 #include "import/onnx_internal.h"
+#include "ir/source_pages.h"
 
 /* --- tensors and nodes ------------------------------------------------------------------- */
 
@@ -375,6 +376,8 @@ tod_status onnx_decode_tensor(onnx_ctx *c, const pb_reader *parent, const pb_fie
       if (!out->owned) return onnx_oom(c);
       if (want) memcpy(out->owned, raw.data, want);
       out->data = out->owned;
+      /* The copy is the tensor now: a converter's source mapping gives the pages back. */
+      ir_source_release(raw.data, want);
     }
     return TOD_OK;
   }

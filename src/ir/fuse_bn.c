@@ -7,6 +7,7 @@
 
 #include "ir/ir_op.h"
 #include "ir/passes.h"
+#include "ir/source_pages.h"
 
 static const float *const_f32(const ir_graph *g, int t, int64_t n) {
   if (t < 0) return NULL;
@@ -65,6 +66,11 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
     return 0;
   }
   const float *wd = w->data;
+  /* [O][inner] weights are read front to back: a converter's source mapping gives the pages
+   * already read back every MB, so the largest weight is not held twice while it is folded
+   * (a later reader re-reads them from the file). */
+  const int sequential = outer == 1, borrowed = !w->owned;
+  size_t released = 0;
   for (int64_t o = 0; o < O; o++) {
     double s = load_f32(gamma, o) / sqrt((double)load_f32(var, o) + eps);
     for (int64_t a = 0; a < outer; a++)
@@ -74,6 +80,11 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
       }
     double b = bias ? load_f32(bias, o) : 0.0;
     nb[o] = (float)((b - load_f32(mean, o)) * s + load_f32(beta, o));
+    const size_t done = (size_t)((o + 1) * inner) * sizeof(float);
+    if (sequential && borrowed && done - released >= ((size_t)1 << 20)) {
+      ir_source_release(wd, done);
+      released = done;
+    }
   }
   /* New tensors: the originals may be shared with other nodes. */
   char name[600];
@@ -109,6 +120,19 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
   p->n_in = 3;
   p->out[0] = bn->out[0];
   ir_remove_node(g, bi);
+  /* The original weight, now read by nobody (the usual case), lets its memory go at once
+   * instead of at compaction: an import copy is freed, a converter's source mapping gives the
+   * pages back. Otherwise a model's weights would be held twice until the passes end. */
+  ir_tensor *old = &g->tensors[wt];
+  if (ir_use_count(g, wt) == 0 && old->data) {
+    if (old->owned)
+      free(old->owned);
+    else
+      ir_source_release(old->data, old->nbytes);
+    old->owned = NULL;
+    old->data = NULL;
+    old->nbytes = 0;
+  }
   return 1;
 }
 

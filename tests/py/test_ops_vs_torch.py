@@ -321,6 +321,11 @@ xt = rnd(2, 3, 4, 5)
 for perm in ([0, 2, 3, 1], [0, 3, 1, 2], [3, 2, 1, 0], [0, 1, 2, 3], [1, 0, 2, 3], [0, 1, 3, 2]):
     check(f"Transpose {perm}", "Transpose", [xt, ("const", np.array(perm, np.int32))], xt.transpose(perm))
 check("Transpose default", "Transpose", [xt], xt.transpose())
+# Input-sized NCHW -> NHWC and back on 2 threads: 16-row blocks crossing image boundaries.
+xt_big = rnd(2, 3, 37, 41)
+for perm in ([0, 2, 3, 1], [0, 3, 1, 2]):
+    check(f"Transpose big {perm}", "Transpose", [xt_big, ("const", np.array(perm, np.int32))],
+          xt_big.transpose(perm), threads=2)
 check("Transpose int64 data", "Transpose", [np.arange(24, dtype=np.int64).reshape(2, 3, 4), ("const", np.array([2, 0, 1], np.int64))],
       np.arange(24, dtype=np.int64).reshape(2, 3, 4).transpose(2, 0, 1))
 check("Transpose uint8 data", "Transpose", [np.arange(24, dtype=np.uint8).reshape(4, 6), ("const", np.array([1, 0], np.int64))],

@@ -100,6 +100,102 @@ static void check_accumulate(const gemm_config *cfg) {
     }
 }
 
+/* The packed-A driver path through pa, with cfg's B packing, on columns [n0, n): K blocks,
+ * column blocks past GEMM_NC_MAX, row and column remainders, clamps. Columns before n0 must
+ * keep their sentinels. */
+static void check_packed_a_case(const gemm_config *cfg, const gemm_packa_config *pa, size_t m,
+                                size_t n, size_t n0, size_t k, float lo, float hi, int dispatch) {
+  /* dispatch 1: through gemm_compute, 2: gemm_parallel on 2 threads (n0 must be 0), with
+   * rows 4 KB apart (where they pack A) */
+  const size_t lda = dispatch ? 1024 : k + 5, ldc = n + 3;
+  float *a = malloc((m * lda + 1) * sizeof(float));
+  float *b = malloc((k * n + 1) * sizeof(float));
+  float *bias = malloc((n + 1) * sizeof(float));
+  float *c = malloc((m * ldc + 1) * sizeof(float));
+  float *r = malloc((m * ldc + 1) * sizeof(float));
+  float *packed = malloc((gemm_packed_size(cfg, k, n) + 1) * sizeof(float));
+  for (size_t i = 0; i < m * lda; i++) a[i] = frand();
+  for (size_t i = 0; i < k * n; i++) b[i] = frand();
+  for (size_t i = 0; i < n; i++) bias[i] = frand();
+  for (size_t i = 0; i < m * ldc; i++) c[i] = r[i] = 777.0f;
+  gemm_pack_b(cfg, k, n, b, n, 0, bias, packed);
+  ref_gemm(m, n - n0, k, a, lda, b + n0, n, 0, bias + n0, lo, hi, r + n0, ldc);
+  const gemm_minmax mm = {lo, hi};
+  if (dispatch == 2) {
+    tod_threadpool *tp = NULL;
+    if (tod_threadpool_create(2, &tp) == TOD_OK) {
+      gemm_parallel(tp, cfg, m, n, k, a, lda, packed, c, ldc, &mm);
+      tod_threadpool_free(tp);
+    } /* else c keeps its sentinels and the comparison fails */
+  } else if (dispatch)
+    gemm_compute(cfg, m, n0, n, n, k, a, lda, packed, c, ldc, &mm);
+  else
+    gemm_compute_packed_a(cfg, pa, m, n0, n, k, a, lda, packed, c, ldc, &mm);
+  for (size_t i = 0, bad = 0; i < m && !bad; i++)
+    for (size_t j = 0; j < ldc && !bad; j++) {
+      const float got = c[i * ldc + j], want = r[i * ldc + j];
+      const float tol = 1e-5f * (float)(k + 1) + 1e-5f * fabsf(want);
+      if (!(fabsf(got - want) <= tol)) {
+        fprintf(stderr, "FAIL %s m=%zu n=%zu n0=%zu k=%zu clamp=[%g,%g]: c[%zu,%zu]=%g want %g\n",
+                pa->name, m, n, n0, k, lo, hi, i, j, got, want);
+        bad = 1;
+        failures++;
+      }
+    }
+  free(a);
+  free(b);
+  free(bias);
+  free(c);
+  free(r);
+  free(packed);
+}
+
+/* Every packed-A kernel the CPU supports, against the double reference through
+ * gemm_compute_packed_a; returns how many were tested. */
+static int check_packed_a_kernels(void) {
+  int n_pa = 0, n_cfg = 0, tested = 0;
+  const gemm_packa_config *pas = gemm_packa_config_list(&n_pa);
+  const gemm_config *list = gemm_config_list(&n_cfg);
+  for (int pi = 0; pi < n_pa; pi++) {
+    const gemm_packa_config *pa = &pas[pi];
+    if (pa->isa > tod_cpu_isa_max()) {
+      printf("skip %s: not supported by this CPU\n", pa->name);
+      continue;
+    }
+    const gemm_config *cfg = NULL;
+    for (int ci = 0; ci < n_cfg && !cfg; ci++)
+      if (list[ci].ukernel && list[ci].isa == pa->isa && list[ci].nr == pa->nr) cfg = &list[ci];
+    if (!cfg) {
+      fprintf(stderr, "FAIL %s: no in-place config shares its B packing\n", pa->name);
+      failures++;
+      continue;
+    }
+    const size_t mr = (size_t)pa->mr, nr = (size_t)pa->nr;
+    const size_t ms[] = {1, mr - 1, mr, mr + 1, 2 * mr + 3, 50};
+    const size_t ns[] = {1, 17, nr, nr + 5, 3 * nr + 7, 1024 + nr + 3};
+    const size_t ks[] = {1, 5, 256, 257, 600};
+    int cases = 0;
+    for (size_t mi = 0; mi < 6; mi++)
+      for (size_t ni = 0; ni < 6; ni++)
+        for (size_t ki = 0; ki < 5; ki++) {
+          const size_t m = ms[mi], n = ns[ni], k = ks[ki];
+          if (m == 0 || m * n * k > 4000000) continue;
+          const int v = (int)(mi + ni + ki);
+          const float lo = v % 3 == 0 ? 0.0f : -INFINITY, hi = v % 3 == 1 ? 0.5f : INFINITY;
+          check_packed_a_case(cfg, pa, m, n, 0, k, lo, hi, 0);
+          if (n > nr) check_packed_a_case(cfg, pa, m, n, nr, k, lo, hi, 0);
+          cases++;
+        }
+    check_packed_a_case(cfg, pa, 130, 1024 + nr + 3, nr, 257, -INFINITY, INFINITY, 1);
+    check_packed_a_case(cfg, pa, 140, 200, 0, 600, 0.0f, INFINITY, 1);
+    check_packed_a_case(cfg, pa, 300, 300, 0, 300, -INFINITY, 0.5f, 2);
+    cases += 3;
+    printf("%s: %d cases\n", pa->name, cases);
+    tested++;
+  }
+  return tested;
+}
+
 static void count_fn(void *ctx, int begin, int end, int thread_id) {
   int *hits = ctx;
   (void)thread_id;
@@ -134,8 +230,9 @@ int main(void) {
   check_threadpool();
   tod_threadpool *tp = NULL;
   if (tod_threadpool_create(3, &tp) != TOD_OK) return 1;
-  static const size_t ms[] = {1, 2, 3, 5, 7, 8, 9, 13, 17, 31, 64, 100};
-  static const size_t ns[] = {1, 3, 8, 15, 16, 17, 31, 32, 33, 47, 64, 65, 100};
+  static const size_t ms[] = {1, 2, 3, 5, 7, 8, 9, 13, 17, 31, 64, 100, 130};
+  /* 1100 columns: the one-row kernel over many panels (m = 1) */
+  static const size_t ns[] = {1, 3, 8, 15, 16, 17, 31, 32, 33, 47, 64, 65, 100, 130, 1100};
   static const size_t ks[] = {0, 1, 2, 7, 16, 33, 255, 256, 257, 600};
   int tested = 0;
   int n_cfg = 0;
@@ -149,6 +246,13 @@ int main(void) {
     }
     tested++;
     check_accumulate(cfg);
+    const gemm_ukernel_fn row_kernel = gemm_row_ukernel_for(cfg);
+    if (row_kernel) { /* the one-row kernel gemm_compute runs when m == 1 (cases below) */
+      gemm_config row = *cfg;
+      row.mr = 1;
+      row.ukernel = row_kernel;
+      check_accumulate(&row);
+    }
     int cases = 0;
     for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
       for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
@@ -163,7 +267,7 @@ int main(void) {
     printf("%s: %d cases\n", cfg->name, cases);
   }
   tod_threadpool_free(tp);
-  if (tested == 0) failures++;
+  if (tested == 0 || check_packed_a_kernels() == 0) failures++;
   if (failures) {
     printf("%d failures\n", failures);
     return 1;

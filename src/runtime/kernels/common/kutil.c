@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#ifndef TOD_TERSE_ERRORS
 tod_status kfail(kernel *k, tod_status code, const char *fmt, ...) {
   const char *opn = k->node ? ir_op_name(k->node->op) : NULL;
   int n = snprintf(k->err, sizeof k->err, "%s '%s': ", opn ? opn : "kernel",
@@ -16,6 +17,14 @@ tod_status kfail(kernel *k, tod_status code, const char *fmt, ...) {
   }
   return code;
 }
+#else
+tod_status kfail_status(kernel *k, tod_status code) {
+  const char *opn = k->node ? ir_op_name(k->node->op) : NULL;
+  snprintf(k->err, sizeof k->err, "%s '%s': %s", opn ? opn : "kernel",
+           k->node && k->node->name ? k->node->name : "", tod_status_name(code));
+  return code;
+}
+#endif
 
 typedef struct {
   kpar_fn fn;

@@ -28,7 +28,7 @@
 #include "runtime/kernels/gemm/fused_act.h"
 #include "runtime/kernels/gemm/gemm.h"
 
-enum { MODE_GEMM_1X1 = 0, MODE_IM2COL = 1, MODE_DEPTHWISE = 2, MODE_WINOGRAD = 3 };
+enum { MODE_GEMM_1X1 = 0, MODE_IM2COL = 1, MODE_DEPTHWISE = 2, MODE_WINOGRAD = 3, MODE_IMPLICIT = 4 };
 
 /* Bytes of Winograd scratch (transformed inputs and GEMM results of one tile block) per
  * thread: half the L2, leaving room for the transformed weights streaming past. */
@@ -66,6 +66,7 @@ typedef struct {
   int cout, ig, og, kg; /* kg = kh*kw*ig: K of each group's GEMM */
   const gemm_config *gemm;
   const dwconv_config *dwk;
+  dwconv3x3_rows_fn dw_rows; /* interior of 3x3 depthwise rows, or NULL */
   size_t packed_group; /* floats of one group's packed B */
   float *packed;       /* owned (constant weights), packed at the first setup that needs it */
   const float *w_src, *b_src; /* constant weights and bias (the model's), for lazy packing */
@@ -112,7 +113,7 @@ static void pack_gemm_weights(const conv_state *s, const float *w, const float *
 }
 
 static int is_depthwise(const conv_state *s) {
-  return s->group > 1 && s->ig == 1 && s->cout == s->group && !s->runtime_w;
+  return s->group > 1 && s->ig == 1 && s->cout == s->group;
 }
 
 /* Fixes the weight geometry (from the weight tensor's dims) and packs constant weights. */
@@ -159,6 +160,15 @@ static int wants_winograd(const conv_state *s, int oh, int ow) {
   return winograd_allowed() && !s->runtime_w && s->group == 1 && s->kh == 3 && s->kw == 3 &&
          s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 && s->ig >= 8 && s->og >= 8 &&
          (size_t)oh * (size_t)ow >= 100;
+}
+
+/* Implicit GEMM: for one output row and one kernel row ky, the receptive-field spans of
+ * consecutive interior pixels are kw * C_in contiguous input values, sw * C_in apart: the GEMM's
+ * A read in place with that row stride, one K block per ky. It replaces im2col where the spans
+ * are short (stem convolutions over 3 channels), there im2col cost as much as the GEMM. */
+static int wants_implicit(const conv_state *s, int ow) {
+  return !s->runtime_w && s->group == 1 && s->dh == 1 && s->dw == 1 && s->kh * s->kw > 1 &&
+         (size_t)s->kw * (size_t)s->cin <= 64 && ow >= 16;
 }
 
 /* Packs the constant weights for the path setup chose, once. */
@@ -237,6 +247,7 @@ static tod_status conv_create(kernel *k, const ir_graph *g, const ir_node *n) {
     return st;
   }
   s->dwk = dwconv_config_get();
+  s->dw_rows = dwconv3x3_rows_get();
   s->runtime_w = !(wt->kind == IR_TENSOR_CONST && wt->data) ||
                  (bt && !(bt->kind == IR_TENSOR_CONST && bt->data));
   if (wt->ndim == 4 && wt->dims[0] > 0 && wt->dims[1] > 0 && wt->dims[2] > 0 && wt->dims[3] > 0) {
@@ -356,6 +367,15 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
     s->slot_bytes = ((WINO_POS * rows * (size_t)(s->ig + s->cout) +
                       WINO_TILE_IN * WINO_TILE_IN * (size_t)s->cin) * sizeof(float) + 63) /
                     64 * 64;
+  } else if (wants_implicit(s, ow)) {
+    /* Tasks are output rows (x column splits when rows are few); a slot holds the im2col
+     * rows of one output row's border pixels. */
+    s->mode = MODE_IMPLICIT;
+    const size_t rows_all = (size_t)s->n * oh;
+    const size_t panels = ((size_t)s->og + (size_t)s->gemm->nr - 1) / (size_t)s->gemm->nr;
+    s->n_splits = 1;
+    if (s->slots > 1 && rows_all < 2 * s->slots) s->n_splits = panels < s->slots ? panels : s->slots;
+    s->slot_bytes = ((size_t)ow * (size_t)s->kg * sizeof(float) + 63) / 64 * 64;
   } else {
     s->mode = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && pt == 0 && pl == 0 &&
                       pb == 0 && pr == 0
@@ -392,7 +412,12 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
     s->slot_bytes = s->mode == MODE_IM2COL ? (rows * kg * sizeof(float) + 63) / 64 * 64 : 0;
   }
   *scratch = s->slots * s->slot_bytes;
-  if (s->runtime_w) *scratch += s->packed_group * (size_t)s->group * sizeof(float);
+  if (s->runtime_w) {
+    size_t wf = s->packed_group * (size_t)s->group;
+    const size_t dwf = ((size_t)s->kh * s->kw + 2) * (size_t)s->cout; /* depthwise run copy */
+    if (s->mode == MODE_DEPTHWISE && dwf > wf) wf = dwf;
+    *scratch += wf * sizeof(float);
+  }
   if (k->post_out) {
     /* A residual Add folded in by the session: same shape as the output, clamp activation. */
     int loop = 0;
@@ -420,6 +445,7 @@ typedef struct {
   char *scratch;
   const float *res;        /* a folded residual Add's operand (y's layout), or NULL */
   const gemm_minmax *mm;   /* the clamp of the final store (the Add's when res) */
+  const float *dw_w, *dw_bias, *zero; /* depthwise: the state's, or this run's (training) */
 } conv_run_ctx;
 
 /* y = clamp(y + r) on rows x cols values with row stride ld: a folded residual Add, run on a
@@ -454,11 +480,16 @@ static void im2col_tile(const conv_state *s, const float *x, size_t row0, size_t
                         float *col) {
   const size_t ig = (size_t)s->ig, kg = (size_t)s->kg, cin = (size_t)s->cin;
   const int contiguous = s->group == 1 && s->dw == 1; /* a kernel row is one input span */
+  /* The pixel's (b, oy, ox) is divided out once and then stepped: per-row divisions cost a
+   * stem conv (27 values a row) as much as its copies. */
+  int b = (int)(row0 / ((size_t)s->oh * s->ow));
+  const int rem0 = (int)(row0 % ((size_t)s->oh * s->ow));
+  int oy = rem0 / s->ow, ox = rem0 % s->ow - 1;
   for (size_t r = 0; r < rows; r++) {
-    const size_t p = row0 + r;
-    const int b = (int)(p / ((size_t)s->oh * s->ow));
-    const int rem = (int)(p % ((size_t)s->oh * s->ow));
-    const int oy = rem / s->ow, ox = rem % s->ow;
+    if (++ox == s->ow) {
+      ox = 0;
+      if (++oy == s->oh) oy = 0, b++;
+    }
     float *dst = col + r * kg;
     const int iy0 = oy * s->sh - s->pt, ix0 = ox * s->sw - s->pl;
     for (int ky = 0; ky < s->kh; ky++, dst += (size_t)s->kw * ig) {
@@ -478,10 +509,15 @@ static void im2col_tile(const conv_state *s, const float *x, size_t row0, size_t
         /* The first valid value, for dst + z0 (no valid column: not read). */
         const float *src = v1 > z0 ? src_row + (size_t)(ix0 + kx0) * cin : src_row;
         if (span <= 64) {
-          /* Short rows (a stem conv over 3 channels): a loop beats three library calls. */
+          /* Short rows (a stem conv over 3 channels): inline copies beat three library
+           * calls, and fixed-size chunks become vector moves (a float loop cost a stem conv
+           * a third of its time). */
           for (size_t e = 0; e < z0; e++) dst[e] = 0.0f;
-          for (size_t e = z0; e < v1; e++) dst[e] = src[e - z0];
-          for (size_t e = v1; e < span; e++) dst[e] = 0.0f;
+          size_t e = z0;
+          for (; e + 8 <= v1; e += 8) memcpy(dst + e, src + (e - z0), 8 * sizeof(float));
+          for (; e + 4 <= v1; e += 4) memcpy(dst + e, src + (e - z0), 4 * sizeof(float));
+          for (; e < v1; e++) dst[e] = src[e - z0];
+          for (e = v1; e < span; e++) dst[e] = 0.0f;
           continue;
         }
         memset(dst, 0, z0 * sizeof(float));
@@ -539,6 +575,55 @@ static void conv_gemm_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
     if (c->res)
       add_residual_2d(y + n0, c->res + row0 * cout + (size_t)g * og + n0, rows, n1 - n0, cout,
                       c->mm);
+  }
+}
+
+/* Tasks are (output row, column split). Interior pixels (every tap inside the input, rows
+ * with all kh input rows) run the implicit GEMM; the rest go through im2col. */
+static void conv_implicit_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const conv_run_ctx *c = ctx;
+  const conv_state *s = c->s;
+  const size_t cout = (size_t)s->cout, cin = (size_t)s->cin, kg = (size_t)s->kg;
+  const size_t ow = (size_t)s->ow, nr = (size_t)s->gemm->nr, mr = (size_t)s->gemm->mr;
+  const size_t panels = (cout + nr - 1) / nr, panel = nr + kg * nr, span = (size_t)s->kw * cin;
+  const gemm_minmax none = {-__builtin_inff(), __builtin_inff()};
+  float *col = (float *)(void *)(c->scratch + slot * s->slot_bytes);
+  const int lo = (s->pl + s->sw - 1) / s->sw;
+  int hi = s->iw - s->kw + s->pl >= 0 ? (s->iw - s->kw + s->pl) / s->sw + 1 : 0;
+  if (hi > s->ow) hi = s->ow;
+  for (size_t t = begin; t < end; t++) {
+    const size_t split = t % s->n_splits, row = t / s->n_splits;
+    const size_t b = row / (size_t)s->oh, oy = row % (size_t)s->oh;
+    const size_t p0 = split * panels / s->n_splits, p1 = (split + 1) * panels / s->n_splits;
+    const size_t n0 = p0 * nr, n1 = p1 * nr < cout ? p1 * nr : cout;
+    if (n0 >= n1) continue;
+    const int iy0 = (int)oy * s->sh - s->pt;
+    size_t x0 = ow, x1 = ow;
+    if (iy0 >= 0 && iy0 + s->kh <= s->ih && lo < hi) x0 = (size_t)lo, x1 = (size_t)hi;
+    float *y = c->y + row * ow * cout;
+    for (int part = 0; part < 2; part++) { /* border pixels [0, x0) and [x1, ow) */
+      const size_t q0 = part ? x1 : 0, q1 = part ? ow : x0;
+      if (q0 >= q1) continue;
+      im2col_tile(s, c->x, row * ow + q0, q1 - q0, 0, col);
+      gemm_compute(s->gemm, q1 - q0, n0, n1, cout, kg, col, kg, c->packed, y + q0 * cout, cout,
+                   &s->mm);
+    }
+    const float *xrow = c->x + (b * (size_t)s->ih + (size_t)iy0) * (size_t)s->iw * cin;
+    for (size_t i = x0; i < x1; i += mr) {
+      const size_t rows = x1 - i < mr ? x1 - i : mr;
+      const float *a = xrow + (i * (size_t)s->sw - (size_t)s->pl) * cin;
+      for (size_t cc = n0; cc < n1; cc += nr) {
+        const size_t nc = n1 - cc < nr ? n1 - cc : nr;
+        /* K blocks are the kernel rows; a later block's w starts one packed row early (the
+         * kernel skips that "bias" row), as in gemm_compute. */
+        for (int ky = 0; ky < s->kh; ky++)
+          s->gemm->ukernel(rows, nc, span, a + (size_t)ky * s->iw * cin, (size_t)s->sw * cin,
+                           c->packed + (cc / nr) * panel + (size_t)ky * span * nr,
+                           y + i * cout + cc, cout, ky == s->kh - 1 ? &s->mm : &none, ky > 0);
+      }
+    }
+    if (s->act_loop) fused_act_apply_2d(s->act, y + n0, ow, n1 - n0, cout);
+    if (c->res) add_residual_2d(y + n0, c->res + row * ow * cout + n0, ow, n1 - n0, cout, c->mm);
   }
 }
 
@@ -614,22 +699,43 @@ static void conv_dw_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const conv_state *s = c->s;
   const size_t ch = (size_t)s->cout, taps = (size_t)s->kh * s->kw;
   const float **ptrs = (const float **)(void *)(c->scratch + slot * s->slot_bytes);
+  const dwconv3x3_rows_fn rows_fn =
+      s->kh == 3 && s->kw == 3 && s->dh == 1 && s->dw == 1 ? s->dw_rows : NULL;
+  /* Output columns [lo, hi) have every tap inside the input (when the row's are too). */
+  const int lo = (s->pl + s->sw - 1) / s->sw;
+  int hi = s->iw - 3 + s->pl >= 0 ? (s->iw - 3 + s->pl) / s->sw + 1 : 0;
+  if (hi > s->ow) hi = s->ow;
   for (size_t t = begin; t < end; t++) {
     const int b = (int)(t / (size_t)s->oh), oy = (int)(t % (size_t)s->oh);
     const float *xb = c->x + (size_t)b * s->ih * s->iw * ch;
     float *y = c->y + t * (size_t)s->ow * ch;
-    size_t i = 0;
-    for (int ox = 0; ox < s->ow; ox++)
-      for (int ky = 0; ky < s->kh; ky++) {
-        const int iy = oy * s->sh - s->pt + ky * s->dh;
-        for (int kx = 0; kx < s->kw; kx++, i++) {
-          const int ix = ox * s->sw - s->pl + kx * s->dw;
-          ptrs[i] = (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw)
-                        ? s->zero
-                        : xb + ((size_t)iy * s->iw + ix) * ch;
+    const int iy0 = oy * s->sh - s->pt;
+    int x0 = s->ow, x1 = s->ow; /* the columns the interior kernel runs; the rest indirect */
+    if (rows_fn && iy0 >= 0 && iy0 + 3 <= s->ih && lo < hi) x0 = lo, x1 = hi;
+    for (int part = 0; part < 2; part++) {
+      const int p0 = part ? x1 : 0, p1 = part ? s->ow : x0;
+      if (p0 >= p1) continue;
+      size_t i = 0;
+      for (int ox = p0; ox < p1; ox++)
+        for (int ky = 0; ky < s->kh; ky++) {
+          const int iy = iy0 + ky * s->dh;
+          for (int kx = 0; kx < s->kw; kx++, i++) {
+            const int ix = ox * s->sw - s->pl + kx * s->dw;
+            ptrs[i] = (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw)
+                          ? c->zero
+                          : xb + ((size_t)iy * s->iw + ix) * ch;
+          }
         }
-      }
-    s->dwk->ukernel(ch, (size_t)s->ow, taps, ptrs, s->dw_w, s->dw_bias, y, &s->mm);
+      s->dwk->ukernel(ch, (size_t)(p1 - p0), taps, ptrs, c->dw_w, c->dw_bias, y + p0 * ch,
+                      &s->mm);
+    }
+    if (x0 < x1) {
+      const float *rows[3];
+      for (int ky = 0; ky < 3; ky++)
+        rows[ky] = xb + ((size_t)(iy0 + ky) * s->iw + (size_t)(x0 * s->sw - s->pl)) * ch;
+      rows_fn(ch, (size_t)(x1 - x0), (size_t)s->sw, rows, c->dw_w, c->dw_bias, y + x0 * ch,
+              &s->mm);
+    }
     if (s->act_loop) fused_act_apply(s->act, y, (size_t)s->ow * ch);
   }
 }
@@ -637,7 +743,8 @@ static void conv_dw_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
 static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *out, int n_out,
                            void *scratch, tod_threadpool *tp) {
   const conv_state *s = k->state;
-  conv_run_ctx c = {s, in[0].data, out[0].data, s->packed, scratch, NULL, &s->mm};
+  conv_run_ctx c = {s,    in[0].data, out[0].data, s->packed, scratch,
+                    NULL, &s->mm,     s->dw_w,     s->dw_bias, s->zero};
   if (k->post_out) {
     c.y = k->post_out->data;
     c.res = k->post_res->data;
@@ -648,10 +755,30 @@ static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *ou
     return TOD_OK;
   }
   if (s->mode == MODE_DEPTHWISE) {
+    if (s->runtime_w) {
+      /* Training graphs: this step's weights as [taps][C], bias and a zero row, after the
+       * slots (setup reserved the GEMM packing's size, which is larger). */
+      const size_t ch = (size_t)s->cout, taps = (size_t)s->kh * s->kw;
+      float *wt = (float *)(void *)((char *)scratch + s->slots * s->slot_bytes);
+      float *bias = wt + taps * ch, *zero = bias + ch;
+      const float *w = in[1].data;
+      for (size_t i = 0; i < ch; i++)
+        for (size_t t = 0; t < taps; t++) wt[t * ch + i] = w[i * taps + t];
+      if (n_in > 2 && in[2].data) memcpy(bias, in[2].data, ch * sizeof(float));
+      else memset(bias, 0, ch * sizeof(float));
+      memset(zero, 0, ch * sizeof(float));
+      c.dw_w = wt;
+      c.dw_bias = bias;
+      c.zero = zero;
+    }
     gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh, conv_dw_tasks, &c);
     if (c.res)
       add_residual_2d(c.y, c.res, (size_t)s->n * s->oh * s->ow, (size_t)s->cout,
                       (size_t)s->cout, c.mm);
+    return TOD_OK;
+  }
+  if (s->mode == MODE_IMPLICIT) {
+    gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh * s->n_splits, conv_implicit_tasks, &c);
     return TOD_OK;
   }
   if (s->runtime_w) {

@@ -7,6 +7,8 @@ static const dwconv_config g_configs[TOD_ISA_COUNT] = {
 #if defined(__x86_64__) || defined(__i386__)
   [TOD_ISA_AVX2] = {"dwconv__avx2_fma", TOD_ISA_AVX2, dwconv_ukernel__avx2_fma},
   [TOD_ISA_AVX512] = {"dwconv__avx512f", TOD_ISA_AVX512, dwconv_ukernel__avx512f},
+#elif defined(__aarch64__) || defined(__arm__)
+  [TOD_ISA_NEON] = {"dwconv__neon", TOD_ISA_NEON, dwconv_ukernel__neon},
 #endif
 };
 
@@ -19,4 +21,12 @@ const dwconv_config *dwconv_config_get(void) {
   for (int isa = tod_cpu_isa(); isa > 0; isa--)
     if (dwconv_config_for_isa(isa)) return &g_configs[isa];
   return &g_configs[TOD_ISA_SCALAR];
+}
+
+dwconv3x3_rows_fn dwconv3x3_rows_get(void) {
+  const int isa = tod_cpu_isa();
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa >= TOD_ISA_AVX512) return dwconv3x3_rows__avx512f;
+#endif
+  return isa == TOD_ISA_SCALAR ? dwconv3x3_rows__scalar : NULL;
 }

@@ -54,6 +54,11 @@ void wino_f43_input__avx512f(size_t c, const float *x, size_t col_stride, size_t
 void wino_f43_output__avx512f(size_t c, const float *m, size_t m_stride, const float *bias,
                               const float *res, float *y, size_t col_stride, size_t row_stride,
                               size_t rows, size_t cols, const gemm_minmax *p);
+void wino_f43_input__neon(size_t c, const float *x, size_t col_stride, size_t row_stride,
+                          float *v, size_t v_stride);
+void wino_f43_output__neon(size_t c, const float *m, size_t m_stride, const float *bias,
+                           const float *res, float *y, size_t col_stride, size_t row_stride,
+                           size_t rows, size_t cols, const gemm_minmax *p);
 
 /* Transforms one 3x3 filter g (g[ky * 3 + kx]) into its 36 positions u[p * u_stride], in double
  * precision so the weights add no rounding of their own. */

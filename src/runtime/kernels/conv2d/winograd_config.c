@@ -10,6 +10,8 @@ static const wino_config g_configs[TOD_ISA_COUNT] = {
                     wino_f43_output__avx2_fma},
   [TOD_ISA_AVX512] = {"wino_f43__avx512f", TOD_ISA_AVX512, wino_f43_input__avx512f,
                       wino_f43_output__avx512f},
+#elif defined(__aarch64__) || defined(__arm__)
+  [TOD_ISA_NEON] = {"wino_f43__neon", TOD_ISA_NEON, wino_f43_input__neon, wino_f43_output__neon},
 #endif
 };
 

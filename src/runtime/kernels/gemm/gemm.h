@@ -32,7 +32,8 @@ typedef struct {
   gemm_ukernel_fn ukernel;
 } gemm_config;
 
-/* Micro-kernels, one per file (ref.c, avx2.c, avx512.c). */
+/* Micro-kernels, one per file (ref.c, avx2.c, avx512.c, avx512_8x16.c, neon.c,
+ * neonfma_8x8.c). */
 void gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                               const float *w, float *c, size_t c_stride, const gemm_minmax *p,
                               int accumulate);
@@ -45,6 +46,56 @@ void gemm_ukernel_8x32__avx512f(size_t mr, size_t nc, size_t kc, const float *a,
 void gemm_ukernel_8x16__avx512f(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                                 const float *w, float *c, size_t c_stride, const gemm_minmax *p,
                                 int accumulate);
+/* 32-bit Arm NEON (vmla, unfused). */
+void gemm_ukernel_4x8__neon(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                            const float *w, float *c, size_t c_stride, const gemm_minmax *p,
+                            int accumulate);
+/* AArch64 NEON with FMA. */
+void gemm_ukernel_8x8__neonfma(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                               const float *w, float *c, size_t c_stride, const gemm_minmax *p,
+                               int accumulate);
+
+/* Packed-A micro-kernels: like gemm_ukernel_fn, but A is an MR-row panel packed by
+ * gemm_pack_a ([kc][MR], rows past mr repeat the last row), so the kernel follows one pointer
+ * and has registers for more rows, and large A strides no longer alias in L1. B is packed as
+ * for the in-place kernel of the same ISA and NR. */
+typedef void (*gemm_packa_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a_packed,
+                                      const float *w, float *c, size_t c_stride,
+                                      const gemm_minmax *p, int accumulate);
+
+typedef struct {
+  const char *name;
+  int isa; /* TOD_ISA_* */
+  int mr, nr;
+  gemm_packa_ukernel_fn ukernel;
+} gemm_packa_config;
+
+void gemm_packa_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *a_packed,
+                                    const float *w, float *c, size_t c_stride,
+                                    const gemm_minmax *p, int accumulate);
+void gemm_packa_ukernel_14x32__avx512f(size_t mr, size_t nc, size_t kc, const float *a_packed,
+                                       const float *w, float *c, size_t c_stride,
+                                       const gemm_minmax *p, int accumulate);
+
+/* One-row kernels (in-place signature, mr == 1): GEMV at batch 1, where an MR-row kernel
+ * would compute MR copies of the row. */
+void gemm_ukernel_1x32__avx512f(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                const float *w, float *c, size_t c_stride, const gemm_minmax *p,
+                                int accumulate);
+/* The one-row kernel sharing cfg's B packing, or NULL. */
+gemm_ukernel_fn gemm_row_ukernel_for(const gemm_config *cfg);
+
+/* Every packed-A config compiled in (for tests, as gemm_config_list). */
+const gemm_packa_config *gemm_packa_config_list(int *count);
+/* The packed-A kernel that shares cfg's B packing (same ISA and NR), or NULL. */
+const gemm_packa_config *gemm_packa_for(const gemm_config *cfg);
+/* Packs rows [0, rows) (rows <= mr), columns [0, kc) of A (row stride lda) as [kc][mr];
+ * rows past `rows` repeat the last one. */
+void gemm_pack_a(size_t mr, size_t rows, size_t kc, const float *a, size_t lda, float *dst);
+/* As gemm_compute, through pa (pa->nr == cfg->nr): A is packed panel by panel on the stack. */
+void gemm_compute_packed_a(const gemm_config *cfg, const gemm_packa_config *pa, size_t m,
+                           size_t n0, size_t n1, size_t k, const float *a, size_t lda,
+                           const float *packed, float *c, size_t ldc, const gemm_minmax *p);
 
 /* Every micro-kernel config compiled in (for tests: check cfg->isa <= tod_cpu_isa_max()). */
 const gemm_config *gemm_config_list(int *count);
@@ -60,7 +111,8 @@ size_t gemm_packed_size(const gemm_config *cfg, size_t k, size_t n);
  * (e.g. KHWC conv weights, transpose_b matmul) with row stride ldb. bias may be NULL (zeros). */
 void gemm_pack_b(const gemm_config *cfg, size_t k, size_t n, const float *b, size_t ldb,
                  int b_trans, const float *bias, float *dst);
-/* Serial: rows [0, m) and columns [n0, n1) of C; n0 must be a multiple of cfg->nr. */
+/* Serial: rows [0, m) and columns [n0, n1) of C; n0 must be a multiple of cfg->nr. Runs
+ * gemm_compute_packed_a when the CPU has a packed-A kernel and the product is wide enough. */
 void gemm_compute(const gemm_config *cfg, size_t m, size_t n0, size_t n1, size_t n, size_t k,
                   const float *a, size_t lda, const float *packed, float *c, size_t ldc,
                   const gemm_minmax *p);

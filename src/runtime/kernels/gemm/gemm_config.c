@@ -10,6 +10,11 @@ static const gemm_config g_configs[] = {
   [TOD_ISA_AVX512] = {"8x32__avx512f", TOD_ISA_AVX512, 8, 32, gemm_ukernel_8x32__avx512f},
   /* Beyond the per-ISA entries: narrow variants, chosen by gemm_config_get for small n. */
   {"8x16__avx512f", TOD_ISA_AVX512, 8, 16, gemm_ukernel_8x16__avx512f},
+#elif defined(__aarch64__)
+  [TOD_ISA_NEON] = {"8x8__neonfma", TOD_ISA_NEON, 8, 8, gemm_ukernel_8x8__neonfma},
+#elif defined(__arm__)
+  /* Built with -mfpu=neon, chosen only when the CPU reports NEON (HWCAP). */
+  [TOD_ISA_NEON] = {"4x8__neon", TOD_ISA_NEON, 4, 8, gemm_ukernel_4x8__neon},
 #endif
 };
 
@@ -35,4 +40,36 @@ const gemm_config *gemm_config_get(size_t n) {
     if (g_configs[i].isa == isa && n <= (size_t)g_configs[i].nr && g_configs[i].nr < best->nr)
       best = &g_configs[i];
   return best;
+}
+
+/* Packed-A kernels; each shares the B packing of the in-place kernel with its ISA and NR. */
+static const gemm_packa_config g_packa_configs[] = {
+  {"4x8__scalar_packa", TOD_ISA_SCALAR, 4, 8, gemm_packa_ukernel_4x8__scalar},
+#if defined(__x86_64__) || defined(__i386__)
+  {"14x32__avx512f_packa", TOD_ISA_AVX512, 14, 32, gemm_packa_ukernel_14x32__avx512f},
+#endif
+};
+
+#define N_PACKA ((int)(sizeof g_packa_configs / sizeof *g_packa_configs))
+
+const gemm_packa_config *gemm_packa_config_list(int *count) {
+  *count = N_PACKA;
+  return g_packa_configs;
+}
+
+const gemm_packa_config *gemm_packa_for(const gemm_config *cfg) {
+  /* The scalar one exists for tests of the driver; in-place A is as fast for scalar code. */
+  if (cfg->isa == TOD_ISA_SCALAR) return NULL;
+  for (int i = 0; i < N_PACKA; i++)
+    if (g_packa_configs[i].isa == cfg->isa && g_packa_configs[i].nr == cfg->nr)
+      return &g_packa_configs[i];
+  return NULL;
+}
+
+gemm_ukernel_fn gemm_row_ukernel_for(const gemm_config *cfg) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (cfg->isa == TOD_ISA_AVX512 && cfg->nr == 32) return gemm_ukernel_1x32__avx512f;
+#endif
+  (void)cfg;
+  return NULL;
 }

@@ -34,6 +34,10 @@ void maxpool_ukernel__avx512f(size_t channels, size_t taps, const float *const *
                               const gemm_minmax *p);
 void avgpool_ukernel__avx512f(size_t channels, size_t taps, const float *const *in, float scale,
                               float *out, const gemm_minmax *p);
+void maxpool_ukernel__neon(size_t channels, size_t taps, const float *const *in, float *out,
+                           const gemm_minmax *p);
+void avgpool_ukernel__neon(size_t channels, size_t taps, const float *const *in, float scale,
+                           float *out, const gemm_minmax *p);
 
 const pool_config *pool_config_for_isa(int isa);
 const pool_config *pool_config_get(void);

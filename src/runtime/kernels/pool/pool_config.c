@@ -9,6 +9,8 @@ static const pool_config g_configs[TOD_ISA_COUNT] = {
   [TOD_ISA_AVX2] = {"pool__avx2", TOD_ISA_AVX2, maxpool_ukernel__avx2, avgpool_ukernel__avx2},
   [TOD_ISA_AVX512] = {"pool__avx512f", TOD_ISA_AVX512, maxpool_ukernel__avx512f,
                       avgpool_ukernel__avx512f},
+#elif defined(__aarch64__) || defined(__arm__)
+  [TOD_ISA_NEON] = {"pool__neon", TOD_ISA_NEON, maxpool_ukernel__neon, avgpool_ukernel__neon},
 #endif
 };
 

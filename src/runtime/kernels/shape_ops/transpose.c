@@ -89,10 +89,39 @@ typedef struct {
     for (int64_t t = 0; t < c; t++) dst[t] = src[t * st];         \
   } while (0)
 
+/* A 2-D transpose (NCHW -> NHWC of a model's input): consecutive output rows start at
+ * consecutive input elements, so blocks of 16 rows read each input row contiguously and
+ * write a 16 x c block that stays in L1, instead of one strided gather per row. */
+static int tr_rows_blocked(const tr_job *j, int64_t r0, int64_t r1) {
+  const tr_state *s = j->s;
+  if (s->rank < 2 || s->istr[s->rank - 2] != 1 || s->esz != 4) return 0;
+  const int64_t c = s->inner, st = s->istr[s->rank - 1], rdim = s->odims[s->rank - 2];
+  const float *restrict x = (const float *)(const void *)j->x;
+  float *restrict y = (float *)(void *)j->y;
+  for (int64_t r = r0; r < r1;) {
+    /* The block ends at r1 or at the end of this outer index's rows. */
+    int64_t b = r1 - r < 16 ? r1 - r : 16;
+    if (rdim - r % rdim < b) b = rdim - r % rdim;
+    int64_t off = r % rdim, rem = r / rdim;
+    for (int d = s->rank - 3; d >= 0; d--) {
+      off += (rem % s->odims[d]) * s->istr[d];
+      rem /= s->odims[d];
+    }
+    float *dst = y + r * c;
+    for (int64_t t = 0; t < c; t++) {
+      const float *src = x + off + t * st;
+      for (int64_t q = 0; q < b; q++) dst[q * c + t] = src[q];
+    }
+    r += b;
+  }
+  return 1;
+}
+
 static void tr_rows(void *ctx, int64_t r0, int64_t r1) {
   const tr_job *j = ctx;
   const tr_state *s = j->s;
   const int64_t c = s->inner, st = s->istr[s->rank - 1];
+  if (c > 1 && c <= 64 && tr_rows_blocked(j, r0, r1)) return;
   for (int64_t r = r0; r < r1; r++) {
     int64_t off = 0, rem = r;
     for (int d = s->rank - 2; d >= 0; d--) {

@@ -1,0 +1,62 @@
+/* Registered source mappings and the release of pages the graph no longer borrows. */
+#define _DEFAULT_SOURCE /* madvise(MADV_DONTNEED): posix_madvise's DONTNEED is advisory only */
+#include "ir/source_pages.h"
+
+#ifndef TOD_NO_THREADS
+#include <pthread.h>
+#endif
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MAX_SOURCES 16
+
+static struct {
+  uintptr_t base;
+  size_t size;
+} g_sources[MAX_SOURCES];
+#ifndef TOD_NO_THREADS
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+#define LOCK() pthread_mutex_lock(&g_mu)
+#define UNLOCK() pthread_mutex_unlock(&g_mu)
+#else /* the single-threaded device build (tod_min) links no pthreads */
+#define LOCK() ((void)0)
+#define UNLOCK() ((void)0)
+#endif
+
+void ir_source_register(const void *base, size_t size) {
+  if (!base || !size) return;
+  LOCK();
+  for (int i = 0; i < MAX_SOURCES; i++)
+    if (!g_sources[i].base) {
+      g_sources[i].base = (uintptr_t)base;
+      g_sources[i].size = size;
+      break;
+    }
+  UNLOCK();
+}
+
+void ir_source_unregister(const void *base) {
+  LOCK();
+  for (int i = 0; i < MAX_SOURCES; i++)
+    if (g_sources[i].base == (uintptr_t)base) g_sources[i].base = 0, g_sources[i].size = 0;
+  UNLOCK();
+}
+
+void ir_source_release(const void *data, size_t nbytes) {
+  const long ps = sysconf(_SC_PAGESIZE);
+  if (!data || ps <= 0 || nbytes < (size_t)ps) return;
+  const uintptr_t p = (uintptr_t)data, page = (uintptr_t)ps;
+  /* Whole pages inside the range only: its first and last pages may hold other tensors. */
+  const uintptr_t lo = (p + page - 1) / page * page, hi = (p + nbytes) / page * page;
+  if (lo >= hi) return;
+  LOCK();
+  for (int i = 0; i < MAX_SOURCES; i++)
+    if (g_sources[i].base && p >= g_sources[i].base &&
+        p + nbytes <= g_sources[i].base + g_sources[i].size) {
+      /* Under the lock: the mapping cannot be unregistered and unmapped meanwhile. */
+      madvise((void *)lo, hi - lo, MADV_DONTNEED);
+      break;
+    }
+  UNLOCK();
+}
