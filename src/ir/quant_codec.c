@@ -12,10 +12,18 @@
 static int msl_version(const char *v) {
   const char *pfx = "MindSpore Lite ";
   if (!v || strncmp(v, pfx, strlen(pfx)) != 0) return -1;
-  int a, b, c;
-  if (sscanf(v + strlen(pfx), "%d.%d.%d", &a, &b, &c) != 3 || a < 0 || b < 0 || c < 0 || b > 99 || c > 99)
-    return -1;
-  return a * 10000 + b * 100 + c;
+  /* strtol, not sscanf: the minimal runtime links nothing of stdio */
+  long part[3];
+  const char *p = v + strlen(pfx);
+  for (int i = 0; i < 3; i++) {
+    char *end;
+    part[i] = strtol(p, &end, 10);
+    if (end == p || (i < 2 && *end != '.')) return -1;
+    p = end + 1;
+  }
+  long a = part[0], b = part[1], c = part[2];
+  if (a < 0 || b < 0 || c < 0 || a > 9999 || b > 99 || c > 99) return -1;
+  return (int)(a * 10000 + b * 100 + c);
 }
 
 static int gather_axis(const ir_graph *g, const ir_node *n, int ndim) {

@@ -9,6 +9,7 @@
 
 #include "ir/shape_internal.h"
 
+#ifndef TOD_TERSE_ERRORS
 tod_status shape_fail(const shape_ctx *c, tod_status code, const char *fmt, ...) {
   if (!c->err || c->errlen == 0) return code;
   const char *opn = ir_op_name(c->n->op);
@@ -22,6 +23,15 @@ tod_status shape_fail(const shape_ctx *c, tod_status code, const char *fmt, ...)
   }
   return code;
 }
+#else
+tod_status shape_fail_status(const shape_ctx *c, tod_status code) {
+  const char *opn = ir_op_name(c->n->op);
+  if (c->err && c->errlen)
+    snprintf(c->err, c->errlen, "node '%s' (%s): %s", c->n->name ? c->n->name : "", opn ? opn : "?",
+             tod_status_name(code));
+  return code;
+}
+#endif
 
 tod_status shape_need(const shape_ctx *c, int min_in) {
   if (c->n_in < min_in)
@@ -212,7 +222,9 @@ tod_status ir_infer_node(const ir_node *n, const tod_view *in, int n_in, tod_vie
   if (st == TOD_NOT_FIND_OP) st = shape_infer_nn(&c);
   if (st == TOD_NOT_FIND_OP) st = shape_infer_tensor(&c);
   if (st == TOD_NOT_FIND_OP) st = shape_infer_ext(&c);
+#ifndef TOD_NO_TRAIN /* the inference-only build has no training operators */
   if (st == TOD_NOT_FIND_OP) st = shape_infer_train(&c);
+#endif
   if (st == TOD_NOT_FIND_OP) st = shape_infer_more(&c);
   if (st == TOD_NOT_FIND_OP) {
     const char *opn = ir_op_name(n->op);

@@ -22,6 +22,11 @@ typedef struct {
 /* Writes "node 'name' (Op): <message>" into c->err and returns code. */
 tod_status shape_fail(const shape_ctx *c, tod_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+#ifdef TOD_TERSE_ERRORS /* the minimal build: node, operator and status only (see kutil.h) */
+tod_status shape_fail_status(const shape_ctx *c, tod_status code);
+static inline void shape_fail_unused(int unused, ...) { (void)unused; }
+#define shape_fail(c, code, ...) (shape_fail_unused(0, __VA_ARGS__), shape_fail_status(c, code))
+#endif
 /* Checks n_in >= min_in and inputs [0, min_in) have a known rank; n_out >= 1. */
 tod_status shape_need(const shape_ctx *c, int min_in);
 /* out[0] = in[i] (dtype and shape). */

@@ -1,7 +1,9 @@
-/* CPUID/XGETBV detection; see cpu_features.h. */
+/* CPUID/XGETBV (x86) and HWCAP (32-bit Arm) detection; see cpu_features.h. */
 #include "runtime/cpu_features.h"
 
+#ifndef TOD_NO_THREADS
 #include <pthread.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,11 +11,20 @@
 #include <cpuid.h>
 #define TOD_X86 1
 #endif
+#if defined(__arm__) && !defined(__aarch64__)
+#include <sys/auxv.h>
+/* Linux's HWCAP_NEON (arch/arm/include/uapi/asm/hwcap.h); glibc names it HWCAP_ARM_NEON. */
+#define TOD_HWCAP_NEON (1UL << 12)
+#endif
 
 static tod_cpu_features g_features;
 static int g_env_isa = TOD_ISA_COUNT; /* cap from TOD_ISA; COUNT = no cap */
 static int g_forced_isa = -1;
+#ifndef TOD_NO_THREADS
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+#else
+static int g_detected; /* the single-threaded build (tod_min) needs no once-control */
+#endif
 
 #ifdef TOD_X86
 /* XGETBV through inline asm: the intrinsic needs -mxsave on the whole file, which would let the
@@ -41,23 +52,42 @@ static void detect(void) {
     g_features.avx2_fma = avx && ymm_os && fma && avx2;
     g_features.avx512 = g_features.avx2_fma && zmm_os && f && dq && bw && vl;
   }
+#elif defined(__aarch64__)
+  g_features.neon = 1; /* Advanced SIMD is mandatory in ARMv8-A's AArch64 state */
+#elif defined(__arm__)
+  g_features.neon = (getauxval(AT_HWCAP) & TOD_HWCAP_NEON) != 0;
 #endif
   const char *env = getenv("TOD_ISA");
   if (env) {
     if (!strcmp(env, "scalar")) g_env_isa = TOD_ISA_SCALAR;
+#ifdef TOD_X86
     else if (!strcmp(env, "avx2")) g_env_isa = TOD_ISA_AVX2;
     else if (!strcmp(env, "avx512")) g_env_isa = TOD_ISA_AVX512;
+#elif defined(__aarch64__) || defined(__arm__)
+    else if (!strcmp(env, "neon")) g_env_isa = TOD_ISA_NEON;
+#endif
   }
 }
 
 const tod_cpu_features *tod_cpu_features_get(void) {
+#ifndef TOD_NO_THREADS
   pthread_once(&g_once, detect);
+#else
+  if (!g_detected) {
+    detect();
+    g_detected = 1;
+  }
+#endif
   return &g_features;
 }
 
 int tod_cpu_isa_max(void) {
   const tod_cpu_features *f = tod_cpu_features_get();
+#if defined(__aarch64__) || defined(__arm__)
+  return f->neon ? TOD_ISA_NEON : TOD_ISA_SCALAR;
+#else
   return f->avx512 ? TOD_ISA_AVX512 : f->avx2_fma ? TOD_ISA_AVX2 : TOD_ISA_SCALAR;
+#endif
 }
 
 int tod_cpu_isa(void) {
@@ -74,8 +104,12 @@ int tod_cpu_force_isa(int isa) {
 const char *tod_isa_name(int isa) {
   switch (isa) {
   case TOD_ISA_SCALAR: return "scalar";
+#if defined(__aarch64__) || defined(__arm__)
+  case TOD_ISA_NEON: return "neon";
+#else
   case TOD_ISA_AVX2: return "avx2";
   case TOD_ISA_AVX512: return "avx512";
+#endif
   default: return "unknown";
   }
 }

@@ -85,6 +85,11 @@ extern const kernel_ops kernel_Size;
 extern const kernel_ops kernel_Triu;
 extern const kernel_ops kernel_Tril;
 extern const kernel_ops kernel_LayerNormFusion;
+#ifdef TOD_NO_TRAIN
+/* Its kernel lives with its gradient in grad/norm_grad.c, which the inference-only device build
+ * (tod_min) leaves out for size: there the weak reference reads as NULL, "no kernel". */
+#pragma weak kernel_LayerNormFusion
+#endif
 extern const kernel_ops kernel_ReverseV2;
 extern const kernel_ops kernel_CumSum;
 extern const kernel_ops kernel_AddFusion_any; /* binary_any.c: wraps kernel_AddFusion */
@@ -107,7 +112,8 @@ extern const kernel_ops kernel_LRN; /* norm/lrn.c */
 extern const kernel_ops kernel_LSTM; /* rnn/rnn.c */
 extern const kernel_ops kernel_GRU; /* rnn/rnn.c */
 
-/* Training kernels (grad/, optim/). */
+/* Training kernels (grad/, optim/); not in the inference-only device build (tod_min). */
+#ifndef TOD_NO_TRAIN
 extern const kernel_ops kernel_ActivationGrad;
 extern const kernel_ops kernel_AbsGrad;
 extern const kernel_ops kernel_BiasAdd;
@@ -129,6 +135,7 @@ extern const kernel_ops kernel_ApplyMomentum;
 extern const kernel_ops kernel_SGD;
 extern const kernel_ops kernel_AdamWeightDecay;
 extern const kernel_ops kernel_Assign;
+#endif
 
 static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_Conv2DFusion] = &kernel_Conv2DFusion,
@@ -221,6 +228,7 @@ static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_LayerNormFusion] = &kernel_LayerNormFusion,
     [IR_OP_ReverseV2] = &kernel_ReverseV2,
     [IR_OP_CumSum] = &kernel_CumSum,
+#ifndef TOD_NO_TRAIN
     [IR_OP_ActivationGrad] = &kernel_ActivationGrad,
     [IR_OP_AbsGrad] = &kernel_AbsGrad,
     [IR_OP_BiasAdd] = &kernel_BiasAdd,
@@ -242,6 +250,7 @@ static const kernel_ops *const kernel_table[IR_OP_COUNT] = {
     [IR_OP_SGD] = &kernel_SGD,
     [IR_OP_AdamWeightDecay] = &kernel_AdamWeightDecay,
     [IR_OP_Assign] = &kernel_Assign,
+#endif
 };
 
 const kernel_ops *kernel_lookup(int op) {

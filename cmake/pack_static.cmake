@@ -1,0 +1,41 @@
+# Packs a static library into one relocatable object holding what the public API (names
+# matching KEEP) reaches, whose only global symbols are that API: internal names (plan_memory,
+# kfail, ...) cannot clash with the application's, and one object instead of ~70 drops their
+# repeated ELF headers, section names and symbol tables (a quarter of the stripped archive).
+# Run by CMakeLists.txt after tod_min and tod_rt are archived:
+#   cmake -DLIB=libtod_min.a -DLD=ld -DOBJCOPY=objcopy -DNM=nm -DAR=ar -DKEEP=regex -P pack_static.cmake
+set(obj "${LIB}.packed.o")
+execute_process(COMMAND ${NM} -g --defined-only ${LIB} OUTPUT_VARIABLE syms RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "nm ${LIB} failed")
+endif()
+string(REPLACE "\n" ";" lines "${syms}")
+set(keep "")
+set(roots "")
+foreach(line IN LISTS lines)
+  string(REGEX REPLACE "^.* " "" name "${line}")
+  if(name MATCHES "${KEEP}")
+    string(APPEND keep "${name}\n")
+    list(APPEND roots -u ${name})
+  endif()
+endforeach()
+if(keep STREQUAL "")
+  message(FATAL_ERROR "no public symbol of ${LIB} matches ${KEEP}")
+endif()
+file(WRITE "${LIB}.public" "${keep}")
+# Sections the public API cannot reach (whole files: the converter's passes, exporters, ...)
+# are dropped.
+execute_process(COMMAND ${LD} -r --gc-sections ${roots} --whole-archive ${LIB} -o ${obj} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "ld -r ${LIB} failed")
+endif()
+execute_process(COMMAND ${OBJCOPY} --keep-global-symbols=${LIB}.public ${obj} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "objcopy ${obj} failed")
+endif()
+file(REMOVE ${LIB})
+execute_process(COMMAND ${AR} rcs ${LIB} ${obj} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "ar ${LIB} failed")
+endif()
+file(REMOVE ${obj})
