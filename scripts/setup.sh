@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake clang libclang-rt-14-dev python3-torch python3-torchvision python3-onnx python3-numpy
       flatbuffers-compiler protobuf-compiler libonnx-testdata
       pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev libpq-dev postgresql
-      chromium fonts-wqy-zenhei)
+      chromium fonts-wqy-zenhei
+      gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-arm64-cross libc6-armhf-cross
+      libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-user)
+pkgs+=(valgrind time) # tests/py/test_valgrind.py; GNU time measures peak RSS in test_max_memory.py
 # Node.js: use the machine's own when it has one (Debian's nodejs/npm only as a fallback).
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

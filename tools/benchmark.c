@@ -227,7 +227,7 @@ int main(int argc, char **argv) {
   }
   char err[1024];
   tod_model *m;
-  tod_options opts = {threads};
+  tod_options opts = {.num_threads = threads};
   tod_status st = tod_model_load(model, &opts, &m, err, sizeof err);
   if (st != TOD_OK) {
     fprintf(stderr, "benchmark: cannot load %s: %d %s\n", model, st, err);

@@ -12,7 +12,9 @@
 #include "ir/quant.h"
 #include "tod_export.h"
 #include "tod_train.h"
+#ifdef TOD_HAVE_SERVICE
 #include "service/serve.h"
+#endif
 #include "tod/tod.h"
 
 #define MAX_IO 64
@@ -21,6 +23,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "Usage:\n"
           "  tod run MODEL.ms --input X.npy [--input ...] --output Y.npy [--output ...] [--numThreads N]\n"
+          "          [--max-memory SIZE]   (bytes, or 64MB / 2G: the session's memory limit)\n"
           "      inputs and outputs are NumPy .npy files in the model's input and output order;\n"
           "      inputs whose shape differs from the model's (e.g. another batch size) resize it\n"
           "  tod train MODEL.ms --input X.npy --label Y.npy [--batch N] [--epochs E | --steps S]\n"
@@ -28,11 +31,12 @@ static void usage(FILE *f) {
           "            [--virtual-batch N] [--loss-log L.npy] [--save OUT.ms] [--inference-only]\n"
           "            [--save-checkpoint-steps N] [--save-checkpoint-seconds S] [--keep-checkpoint-max K]\n"
           "            [--keep-checkpoint-per-n-minutes M] [--prefix P] [--directory D] [--resume C.ckpt]\n"
+          "            [--max-memory SIZE]\n"
           "      trains a training model (converter_lite --trainModel=true) on device; MindSpore .ckpt\n"
           "      checkpoints with CheckpointConfig's policies; --resume continues from one\n"
           "  tod eval MODEL.ms --input X.npy --label Y.npy [--batch N]\n"
           "      accuracy of output 0 (argmax) against class or one-hot labels\n"
-          "  tod export MODEL.ms [--ckpt C.ckpt] --format MS|MINDIR|ONNX|AIR [--inference-only] -o OUT\n"
+          "  tod export MODEL.ms [--ckpt C.ckpt] [--batch N] --format MS|MINDIR|ONNX|AIR [--inference-only] -o OUT\n"
           "      the model (with a checkpoint's weights) as .ms, MINDIR or ONNX (opset 13)\n"
           "  tod info MODEL.ms\n"
           "      inputs, outputs, operator counts, weight bytes\n"
@@ -107,7 +111,7 @@ static int cmd_info(int argc, char **argv) {
   }
   char err[1024];
   tod_model *m;
-  tod_options opts = {1};
+  tod_options opts = {.num_threads = 1};
   tod_status st = tod_model_load(argv[2], &opts, &m, err, sizeof err);
   if (st != TOD_OK) return die(st, err);
   tod_model_stats s;
@@ -139,11 +143,19 @@ static int cmd_info(int argc, char **argv) {
 static int cmd_run(int argc, char **argv) {
   const char *model = NULL, *inputs[MAX_IO], *outputs[MAX_IO];
   int ni = 0, no = 0, threads = 0;
+  size_t max_memory = 0;
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--input") == 0 && i + 1 < argc && ni < MAX_IO) inputs[ni++] = argv[++i];
     else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc && no < MAX_IO) outputs[no++] = argv[++i];
     else if (strncmp(argv[i], "--numThreads=", 13) == 0) threads = atoi(argv[i] + 13);
     else if (strcmp(argv[i], "--numThreads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (strncmp(argv[i], "--max-memory=", 13) == 0 || (strcmp(argv[i], "--max-memory") == 0 && i + 1 < argc)) {
+      const char *v = argv[i][12] == '=' ? argv[i] + 13 : argv[++i];
+      if (tod_parse_bytes(v, &max_memory) != 0) {
+        fprintf(stderr, "tod run: --max-memory needs a byte count such as 1048576, 64MB or 2G, got '%s'\n", v);
+        return 2;
+      }
+    }
     else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
       fprintf(stderr, "tod run: unexpected argument '%s'\n", argv[i]);
@@ -157,7 +169,7 @@ static int cmd_run(int argc, char **argv) {
   }
   char err[1024];
   tod_model *m;
-  tod_options opts = {threads};
+  tod_options opts = {.num_threads = threads, .max_memory = max_memory};
   tod_status st = tod_model_load(model, &opts, &m, err, sizeof err);
   if (st != TOD_OK) return die(st, err);
   int rc = 1;
@@ -245,7 +257,15 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "train") == 0) return tod_cmd_train(argc, argv);
   if (strcmp(argv[1], "eval") == 0) return tod_cmd_eval(argc, argv);
   if (strcmp(argv[1], "export") == 0) return tod_cmd_export(argc, argv);
-  if (strcmp(argv[1], "serve") == 0) return tod_serve_main(argc, argv);
+  if (strcmp(argv[1], "serve") == 0) {
+#ifdef TOD_HAVE_SERVICE
+    return tod_serve_main(argc, argv);
+#else
+    fprintf(stderr, "tod: serve is not in this build (configured with TOD_SERVICE=OFF: a cross or "
+                    "device build, or SQLite/libmicrohttpd/cJSON missing)\n");
+    return 2;
+#endif
+  }
   fprintf(stderr, "tod: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;

@@ -4,7 +4,7 @@
  *             [--virtual-batch N] [--loss-log L.npy] [--save OUT.ms] [--inference-only]
  *             [--numThreads N] [--save-checkpoint-steps N] [--save-checkpoint-seconds S]
  *             [--keep-checkpoint-max K] [--keep-checkpoint-per-n-minutes M] [--prefix P]
- *             [--directory D] [--resume CKPT]
+ *             [--directory D] [--resume CKPT] [--max-memory SIZE]
  *   tod eval MODEL.ms --input X.npy --label Y.npy [--batch N] [--numThreads N]
  */
 #include "tod_train.h"
@@ -51,12 +51,28 @@ typedef struct {
   tod_checkpoint_config ck;
   int ck_on;
   const char *resume;
+  size_t max_memory; /* --max-memory (0: no limit) */
 } train_args;
 
 /* TOD_TEST_CKPT_CLOCK=S: the checkpoint clock reads S seconds per finished step, so tests drive
  * the time policies without sleeping. */
 static double fake_clock(void *ctx) { return *(const double *)ctx; }
 static double fake_now;
+
+int tod_parse_bytes(const char *s, size_t *out) {
+  char *end;
+  if (!s || *s < '0' || *s > '9') return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  unsigned long long mul = 1;
+  if (*end == 'K' || *end == 'k') mul = 1ULL << 10, end++;
+  else if (*end == 'M' || *end == 'm') mul = 1ULL << 20, end++;
+  else if (*end == 'G' || *end == 'g') mul = 1ULL << 30, end++;
+  if (mul > 1 && (*end == 'B' || *end == 'b')) end++;
+  else if (mul == 1 && (*end == 'B' || *end == 'b')) end++;
+  if (*end || v > (unsigned long long)SIZE_MAX / mul) return -1;
+  *out = (size_t)(v * mul);
+  return 0;
+}
 
 static int parse_nonneg(const char *flag, const char *v, double *out) {
   char *end;
@@ -189,6 +205,13 @@ static int parse_common(int argc, char **argv, train_args *a) {
       a->ck_on = 1;
     }
     else if (strncmp(s, "--numThreads=", 13) == 0) a->threads = atoi(s + 13);
+    else if (strncmp(s, "--max-memory=", 13) == 0 || FLAG("--max-memory")) {
+      if (tod_parse_bytes(s[12] == '=' ? s + 13 : v, &a->max_memory) != 0) {
+        fprintf(stderr, "tod: --max-memory needs a byte count such as 1048576, 64MB or 2G, got '%s'\n",
+                s[12] == '=' ? s + 13 : v);
+        return -1;
+      }
+    }
     else if (strcmp(s, "--no-shuffle") == 0) a->shuffle = 0;
     else if (strcmp(s, "--inference-only") == 0) a->inference_only = 1;
     else if (s[0] != '-' && !a->model) a->model = s;
@@ -216,7 +239,7 @@ typedef struct {
 static int open_loop(loop_ctx *c, const train_args *a, int batch_default_from_model) {
   char err[1024];
   memset(c, 0, sizeof *c);
-  tod_options opts = {a->threads};
+  tod_options opts = {.num_threads = a->threads, .max_memory = a->max_memory};
   tod_status st = tod_model_load(a->model, &opts, &c->m, err, sizeof err);
   if (st != TOD_OK) return die(st, err);
   if ((st = tod_npy_read(a->input, &c->x, err, sizeof err)) != TOD_OK) return die(st, err);

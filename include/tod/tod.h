@@ -37,7 +37,11 @@ typedef enum {
 typedef struct tod_model tod_model;
 
 typedef struct {
-  int num_threads; /* <= 0: all online cores */
+  int num_threads;   /* <= 0: all online cores */
+  size_t max_memory; /* the most bytes the session allocates for activations, values computed
+                      * at load and kernel scratch (weights are mapped, not counted); 0: the
+                      * machine's physical memory. A load or resize that needs more fails with
+                      * TOD_MEMORY_FAILED naming the need and the limit, before allocating. */
 } tod_options;
 
 /* Shape and type of a model input or output. name points into the model (valid until it is
@@ -54,6 +58,13 @@ typedef struct {
  * (errlen bytes, may be NULL) holds the reason. */
 tod_status tod_model_load(const char *path, const tod_options *opts, tod_model **out, char *err,
                           size_t errlen);
+/* Loads a .ms model from memory (a device without a file system, a model built into the
+ * program). The buffer is borrowed: it must stay unchanged until tod_model_free, since weights
+ * are used in place; any address works (weights a kernel could not read in place there are
+ * copied). A training model trains on a private copy of the buffer. Otherwise as
+ * tod_model_load. */
+tod_status tod_model_load_buffer(const void *buf, size_t size, const tod_options *opts,
+                                 tod_model **out, char *err, size_t errlen);
 void tod_model_free(tod_model *m);
 /* Message of the last failure on m ("" if none). Owned by m. */
 const char *tod_model_error(const tod_model *m);
@@ -89,7 +100,7 @@ typedef struct {
   size_t weight_bytes; /* constant data in the file */
   size_t arena_bytes;  /* planned activation memory */
   int num_threads;
-  const char *isa;     /* kernels chosen at start-up: "avx512", "avx2", "scalar" */
+  const char *isa;     /* kernels chosen at start-up: "avx512", "avx2", "neon", "scalar" */
 } tod_model_stats;
 tod_status tod_model_stats_get(const tod_model *m, tod_model_stats *st);
 /* Number of nodes of each primitive: calls fn(name, count) once per primitive present. */

@@ -1,5 +1,6 @@
 /* MindSpore checkpoint (.ckpt) protobuf: writer and bounds-checked reader (ckpt.h). */
 #include "format/ckpt.h"
+#include "format/byte_order.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,6 +166,10 @@ static int cmp_names(const void *a, const void *b) {
 
 tod_status ckpt_parse(const uint8_t *data, size_t size, ckpt_file *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
+  if (!tod_host_is_little_endian()) {
+    snprintf(err, errlen, "%s", TOD_BIG_ENDIAN_MESSAGE);
+    return TOD_NOT_SUPPORT;
+  }
   pb_reader r, rv;
   pb_field f, g;
   int rc, count = 0;

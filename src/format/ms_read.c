@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "flatbuf/fb_reader.h"
+#include "format/byte_order.h"
 #include "flatbuf/ms_ops_schema.h"
 
 enum {
@@ -447,6 +448,10 @@ tod_status ms_read(const uint8_t *data, size_t size, ir_graph *g, char *err, siz
   c.err = err;
   c.errlen = errlen;
   if (err && errlen) err[0] = 0;
+  if (!tod_host_is_little_endian()) {
+    if (err && errlen) snprintf(err, errlen, "%s", TOD_BIG_ENDIAN_MESSAGE);
+    return TOD_NOT_SUPPORT;
+  }
   tod_status st = read_graph(&c, data, size);
   if (st) ir_graph_free(g);
   return st;

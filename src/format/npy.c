@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/byte_order.h"
 #include "format/file_io.h"
 #include "ir/ir.h"
 
@@ -35,94 +36,119 @@ static const char *find_key(const char *h, size_t n, const char *key) {
   return NULL;
 }
 
-tod_status tod_npy_read(const char *path, tod_npy *out, char *err, size_t errlen) {
+/* The header is not NUL-terminated: every scan below stays inside [h, h + n). */
+static int starts_with(const char *p, const char *end, const char *lit) {
+  size_t l = strlen(lit);
+  return (size_t)(end - p) >= l && memcmp(p, lit, l) == 0;
+}
+
+#define NPY_MAX_DIM 0x7fffffffLL /* .ms shapes are int32 */
+
+tod_status tod_npy_parse(const uint8_t *d, size_t size, const char *path, tod_npy *out, char *err,
+                         size_t errlen) {
   memset(out, 0, sizeof *out);
-  tod_mapped_file f;
-  tod_status st = tod_map_file(path, &f, err, errlen);
-  if (st != TOD_OK) return TOD_INPUT_PARAM_INVALID;
-  const uint8_t *d = f.data;
-  st = TOD_INPUT_PARAM_INVALID;
-  if (f.size < 10 || memcmp(d, "\x93NUMPY", 6) != 0) {
+  if (!tod_host_is_little_endian()) { /* '<' arrays would need swapping: not supported */
+    snprintf(err, errlen, "%s", TOD_BIG_ENDIAN_MESSAGE);
+    return TOD_NOT_SUPPORT;
+  }
+  if (!path) path = "npy";
+  if (!d || size < 10 || memcmp(d, "\x93NUMPY", 6) != 0) {
     snprintf(err, errlen, "%s is not a .npy file", path);
-    goto out;
+    return TOD_INPUT_PARAM_INVALID;
   }
   size_t hl, ho;
   if (d[6] == 1) {
     hl = (size_t)d[8] | (size_t)d[9] << 8;
     ho = 10;
-  } else if ((d[6] == 2 || d[6] == 3) && f.size >= 12) {
+  } else if ((d[6] == 2 || d[6] == 3) && size >= 12) {
     hl = (size_t)d[8] | (size_t)d[9] << 8 | (size_t)d[10] << 16 | (size_t)d[11] << 24;
     ho = 12;
   } else {
     snprintf(err, errlen, "%s: unsupported .npy version %d", path, d[6]);
-    goto out;
+    return TOD_INPUT_PARAM_INVALID;
   }
-  if (hl > f.size - ho) {
-    snprintf(err, errlen, "%s: truncated header", path);
-    goto out;
+  if (hl > size - ho) {
+    snprintf(err, errlen, "%s: truncated header (%zu bytes declared, %zu present)", path, hl, size - ho);
+    return TOD_INPUT_PARAM_INVALID;
   }
-  const char *h = (const char *)d + ho;
+  const char *h = (const char *)d + ho, *end = h + hl;
   const char *p = find_key(h, hl, "descr");
   int dtype = 0;
   for (size_t i = 0; p && i < sizeof k_types / sizeof k_types[0]; i++)
-    if ((size_t)(h + hl - p) > 4 && (p[0] == '\'' || p[0] == '"') && memcmp(p + 1, k_types[i].descr, 3) == 0 &&
-        p[4] == p[0])
+    if (end - p > 4 && (p[0] == '\'' || p[0] == '"') && memcmp(p + 1, k_types[i].descr, 3) == 0 && p[4] == p[0])
       dtype = k_types[i].dtype;
   if (!dtype) {
     snprintf(err, errlen, "%s: unsupported dtype (need little-endian bool/int/uint/float)", path);
-    goto out;
+    return TOD_INPUT_PARAM_INVALID;
   }
   p = find_key(h, hl, "fortran_order");
-  if (!p || strncmp(p, "False", 5) != 0) {
+  if (!p || !starts_with(p, end, "False")) {
     snprintf(err, errlen, "%s: Fortran-ordered arrays are not supported", path);
-    goto out;
+    return TOD_INPUT_PARAM_INVALID;
   }
   p = find_key(h, hl, "shape");
-  if (!p || *p != '(') {
+  if (!p || p >= end || *p != '(') {
     snprintf(err, errlen, "%s: no shape in header", path);
-    goto out;
+    return TOD_INPUT_PARAM_INVALID;
   }
   p++;
   int nd = 0;
-  size_t numel = 1;
-  while (p < h + hl && *p != ')') {
-    while (p < h + hl && (*p == ' ' || *p == ',')) p++;
-    if (p >= h + hl || *p == ')') break;
-    char *end;
-    long long v = strtoll(p, &end, 10);
-    if (end == p || v < 0 || nd >= 8 || end > h + hl) {
-      snprintf(err, errlen, "%s: bad shape in header", path);
-      goto out;
-    }
-    out->dims[nd++] = v;
-    if (v && numel > (size_t)-1 / (size_t)v) {
-      snprintf(err, errlen, "%s: shape too large", path);
-      goto out;
-    }
-    numel *= (size_t)v;
-    p = end;
-  }
   size_t es = ir_dtype_size(dtype);
-  size_t need = numel * es;
-  if (es && need / es != numel) {
-    snprintf(err, errlen, "%s: shape too large", path);
-    goto out;
+  /* the byte size of the non-zero dims, so that even an empty array has a representable shape */
+  size_t bytes_nz = es;
+  int closed = 0;
+  while (p < end) {
+    while (p < end && (*p == ' ' || *p == ',')) p++;
+    if (p < end && *p == ')') {
+      closed = 1;
+      break;
+    }
+    if (p >= end || *p < '0' || *p > '9' || nd >= 8) break;
+    long long v = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+      v = v * 10 + (*p++ - '0');
+      if (v > NPY_MAX_DIM) {
+        snprintf(err, errlen, "%s: dimension %d exceeds %lld", path, nd, NPY_MAX_DIM);
+        return TOD_INPUT_PARAM_INVALID;
+      }
+    }
+    if (p < end && *p == 'L') p++; /* Python 2 longs */
+    out->dims[nd++] = v;
+    if (v && bytes_nz > ((size_t)INT64_MAX) / (size_t)v) {
+      snprintf(err, errlen, "%s: shape too large", path);
+      return TOD_INPUT_PARAM_INVALID;
+    }
+    if (v) bytes_nz *= (size_t)v;
   }
-  if (f.size - ho - hl < need) {
-    snprintf(err, errlen, "%s: holds %zu data bytes, its shape needs %zu", path, f.size - ho - hl, need);
-    goto out;
+  if (!closed) {
+    snprintf(err, errlen, "%s: bad shape in header", path);
+    return TOD_INPUT_PARAM_INVALID;
+  }
+  size_t need = bytes_nz;
+  for (int i = 0; i < nd; i++)
+    if (out->dims[i] == 0) need = 0;
+  if (size - ho - hl < need) {
+    snprintf(err, errlen, "%s: holds %zu data bytes, its shape needs %zu", path, size - ho - hl, need);
+    return TOD_INPUT_PARAM_INVALID;
   }
   out->data = malloc(need ? need : 1);
   if (!out->data) {
-    st = TOD_MEMORY_FAILED;
-    goto out;
+    snprintf(err, errlen, "%s: cannot allocate %zu bytes", path, need);
+    return TOD_MEMORY_FAILED;
   }
   if (need) memcpy(out->data, d + ho + hl, need);
   out->dtype = dtype;
   out->ndim = nd;
   out->nbytes = need;
-  st = TOD_OK;
-out:
+  return TOD_OK;
+}
+
+tod_status tod_npy_read(const char *path, tod_npy *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  tod_mapped_file f;
+  tod_status st = tod_map_file(path, &f, err, errlen);
+  if (st != TOD_OK) return TOD_INPUT_PARAM_INVALID;
+  st = tod_npy_parse(f.data, f.size, path, out, err, errlen);
   tod_unmap_file(&f);
   return st;
 }

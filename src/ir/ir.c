@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ir/ir_op.h"
+#include "ir/source_pages.h"
 
 static char *dup_str(const char *s) {
   if (!s) s = "";
@@ -184,6 +185,8 @@ void ir_tensor_set_data_borrow(ir_tensor *t, const void *data, size_t nbytes) {
 }
 
 void ir_tensor_set_data_owned(ir_tensor *t, void *buf, size_t nbytes) {
+  /* Borrowed data replaced (a folded or relaid-out weight): its source pages can go. */
+  if (!t->owned && t->data && t->data != buf) ir_source_release(t->data, t->nbytes);
   if (t->owned != buf) free(t->owned);
   t->owned = buf;
   t->data = buf;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "format/file_io.h"
 #include "format/ms_read.h"
@@ -34,6 +35,7 @@ tod_status session_fail(tod_model *m, tod_status st, const char *fmt, ...) {
 static void *aligned_alloc64(size_t n) {
   void *p = NULL;
   if (n == 0) n = 64;
+  if (n > SIZE_MAX - 63) return NULL;
   n = (n + 63) & ~(size_t)63;
   p = aligned_alloc(64, n);
   return p;
@@ -42,14 +44,72 @@ static void *aligned_alloc64(size_t n) {
 size_t session_view_bytes(const tod_view *v) {
   if (v->ndim < 0) return 0;
   size_t n = ir_dtype_size(v->dtype);
+  int over = 0;
   for (int i = 0; i < v->ndim; i++) {
     if (v->dims[i] < 0) return 0;
-    n *= (size_t)v->dims[i];
+    if (v->dims[i] && n > SIZE_MAX / (uint64_t)v->dims[i]) over = 1; /* a later 0 still wins */
+    else n *= (size_t)v->dims[i];
   }
-  return n;
+  for (int i = 0; over && i < v->ndim; i++)
+    if (v->dims[i] == 0) return 0;
+  return over ? SIZE_MAX : n;
+}
+
+/* Without a limit the session still never asks for more than the machine's physical memory:
+ * such a need comes from an absurd shape, and refusing it beats an allocation that fails late
+ * (or succeeds through overcommit and is killed on first touch). 0 when unknown. */
+static size_t machine_memory(void) {
+#ifdef _SC_PHYS_PAGES
+  long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || psz <= 0) return 0;
+  if ((unsigned long)pages > SIZE_MAX / (unsigned long)psz) return SIZE_MAX;
+  return (size_t)pages * (size_t)psz;
+#else
+  return 0;
+#endif
+}
+
+tod_status session_reserve(tod_model *m, size_t used, size_t need, const char *what) {
+  if (need > SESSION_TENSOR_BYTES_MAX)
+    return fail(m, TOD_MEMORY_FAILED, "%s needs %s%zu bytes, more than any tensor may hold (%zu)", what,
+                need == SIZE_MAX ? "over " : "", need, SESSION_TENSOR_BYTES_MAX);
+  size_t limit = m->max_memory ? m->max_memory : machine_memory();
+  if (limit && (used > limit || need > limit - used))
+    return fail(m, TOD_MEMORY_FAILED, "%s needs %zu bytes (%zu in use): over %s of %zu bytes", what, need, used,
+                m->max_memory ? "the memory limit (max_memory)" : "this machine's physical memory", limit);
+  return TOD_OK;
+}
+
+/* 1 when the node has outputs and every one has a known shape with a zero dimension. */
+static int outputs_empty(const tod_model *m, const ir_node *n) {
+  for (int j = 0; j < n->n_out; j++) {
+    const tod_view *v = &m->views[n->out[j]];
+    int zero = 0;
+    for (int d = 0; d < v->ndim; d++) zero |= v->dims[d] == 0;
+    if (v->ndim < 0 || !zero) return 0;
+  }
+  return n->n_out > 0;
+}
+
+/* Refuses a tensor whose shape makes it absurdly large before anything is allocated for it. */
+static tod_status check_view_size(tod_model *m, int t) {
+  const tod_view *v = &m->views[t];
+  size_t b = session_view_bytes(v);
+  if (b <= SESSION_TENSOR_BYTES_MAX) return TOD_OK;
+  char shape[160] = "";
+  size_t k = 0;
+  for (int d = 0; d < v->ndim && k < sizeof shape; d++)
+    k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%lld", d ? ", " : "", (long long)v->dims[d]);
+  if (b == SIZE_MAX)
+    return fail(m, TOD_MEMORY_FAILED, "tensor %d (%s) of shape [%s]: its byte size overflows", t,
+                m->g.tensors[t].name, shape);
+  char what[400];
+  snprintf(what, sizeof what, "tensor %d (%s) of shape [%s]", t, m->g.tensors[t].name, shape);
+  return session_reserve(m, 0, b, what);
 }
 
 static void free_eager(tod_model *m) {
+  m->eager_bytes = 0;
   if (!m->eager) return;
   for (int i = 0; i < m->g.n_tensors; i++) {
     free(m->eager[i]);
@@ -83,6 +143,7 @@ void tod_model_free(tod_model *m) {
   train_free(m);
   ir_graph_free(&m->g);
   tod_unmap_file(&m->file);
+  free(m->own_copy);
   free(m);
 }
 
@@ -140,6 +201,10 @@ static tod_status prepare(tod_model *m) {
   }
   int nn = g->n_nodes;
   tod_view in[64], out[64];
+  for (int i = 0; i < g->n_inputs; i++) {
+    tod_status st = check_view_size(m, g->inputs[i]);
+    if (st != TOD_OK) return st;
+  }
   for (int i = 0; i < nn; i++) {
     ir_node *n = &g->nodes[i];
     m->skip[i] = 0;
@@ -161,11 +226,21 @@ static tod_status prepare(tod_model *m) {
       ir_tensor *t = &g->tensors[n->out[j]];
       t->dtype = out[j].dtype;
       ir_tensor_set_shape(t, out[j].ndim, out[j].dims);
+      st = check_view_size(m, n->out[j]);
+      if (st != TOD_OK) return st;
+    }
+    if (outputs_empty(m, n) && !(m->role && (m->role[i] == ROLE_OPT || m->role[i] == ROLE_ASSIGN))) {
+      /* Nothing to compute into empty outputs (a batch of 0): the kernel never sees them. */
+      m->skip[i] = 1;
+      continue;
     }
     if (ir_is_shape_computation(n, in, n->n_in, out, n->n_out) || small_known(m, n, in, out)) {
       /* Compute now: later shape inference (Reshape, Range, ...) needs the values. */
       for (int j = 0; j < n->n_out; j++) {
         size_t b = session_view_bytes(&m->views[n->out[j]]);
+        st = session_reserve(m, m->eager_bytes, b, "a value computed at load");
+        if (st != TOD_OK) return st;
+        m->eager_bytes += b;
         m->eager[n->out[j]] = aligned_alloc64(b);
         if (!m->eager[n->out[j]]) return fail(m, TOD_MEMORY_FAILED, "out of memory");
         m->views[n->out[j]].data = m->eager[n->out[j]];
@@ -235,6 +310,11 @@ static tod_status prepare(tod_model *m) {
     free(items);
     return fail(m, st, "memory planning failed");
   }
+  st = session_reserve(m, m->eager_bytes, total, "the activation arena");
+  if (st != TOD_OK) {
+    free(items);
+    return st;
+  }
   if (total > m->arena_size) {
     free(m->arena);
     m->arena = aligned_alloc64(total);
@@ -262,6 +342,8 @@ static tod_status prepare(tod_model *m) {
     }
     if (scratch > max_scratch) max_scratch = scratch;
   }
+  st = session_reserve(m, m->eager_bytes + total, max_scratch, "kernel scratch memory");
+  if (st != TOD_OK) return st;
   if (max_scratch > m->scratch_size) {
     free(m->scratch);
     m->scratch = aligned_alloc64(max_scratch);
@@ -323,8 +405,9 @@ static tod_status mark_dirty(tod_model *m) {
   return TOD_OK;
 }
 
-tod_status tod_model_load(const char *path, const tod_options *opts, tod_model **out, char *err,
-                          size_t errlen) {
+/* Loads from a file (path) or from the caller's bytes (buf, size). */
+static tod_status load(const char *path, const void *buf, size_t size, const tod_options *opts,
+                       tod_model **out, char *err, size_t errlen) {
   char dummy[8];
   if (!err) {
     err = dummy;
@@ -332,15 +415,17 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
   }
   if (errlen) err[0] = 0;
   *out = NULL;
-  if (!path) {
-    snprintf(err, errlen, "no model path");
+  if (!path && !buf) {
+    snprintf(err, errlen, "no model path or buffer");
     return TOD_NULL_PTR;
   }
   tod_model *m = calloc(1, sizeof *m);
   if (!m) return TOD_MEMORY_FAILED;
   ir_graph_init(&m->g);
-  tod_status st = tod_map_file(path, &m->file, m->err, sizeof m->err);
-  if (st == TOD_OK) st = ms_read(m->file.data, m->file.size, &m->g, m->err, sizeof m->err);
+  tod_status st = path ? tod_map_file(path, &m->file, m->err, sizeof m->err) : TOD_OK;
+  if (st == TOD_OK)
+    st = path ? ms_read(m->file.data, m->file.size, &m->g, m->err, sizeof m->err)
+              : ms_read(buf, size, &m->g, m->err, sizeof m->err);
   if (st == TOD_OK) {
     /* A training model updates weights in place: map it again copy-on-write. */
     int has_opt = 0;
@@ -348,11 +433,18 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
       int op = m->g.nodes[i].op;
       if (op == IR_OP_Adam || op == IR_OP_SGD || op == IR_OP_ApplyMomentum) has_opt = 1;
     }
-    if (has_opt) {
+    if (has_opt && path) {
       ir_graph_free(&m->g);
       tod_unmap_file(&m->file);
       st = tod_map_file_private(path, &m->file, m->err, sizeof m->err);
       if (st == TOD_OK) st = ms_read(m->file.data, m->file.size, &m->g, m->err, sizeof m->err);
+    } else if (has_opt) {
+      /* The caller's bytes are read-only to us: train on a private copy. */
+      ir_graph_free(&m->g);
+      m->own_copy = malloc(size ? size : 1);
+      if (!m->own_copy) st = fail(m, TOD_MEMORY_FAILED, "out of memory");
+      if (st == TOD_OK) memcpy(m->own_copy, buf, size);
+      if (st == TOD_OK) st = ms_read(m->own_copy, size, &m->g, m->err, sizeof m->err);
     }
   }
   if (st == TOD_OK) st = ir_validate(&m->g, m->err, sizeof m->err);
@@ -371,6 +463,7 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
   if (st == TOD_OK) st = train_setup_roles(m);
   if (st == TOD_OK) {
     m->num_threads = opts && opts->num_threads > 0 ? opts->num_threads : 0;
+    m->max_memory = opts ? opts->max_memory : 0;
     st = tod_threadpool_create(m->num_threads, &m->tp);
     if (st != TOD_OK) fail(m, st, "cannot start the thread pool");
     m->num_threads = tod_threadpool_size(m->tp);
@@ -410,6 +503,16 @@ tod_status tod_model_load(const char *path, const tod_options *opts, tod_model *
   }
   *out = m;
   return TOD_OK;
+}
+
+tod_status tod_model_load(const char *path, const tod_options *opts, tod_model **out, char *err,
+                          size_t errlen) {
+  return load(path, NULL, 0, opts, out, err, errlen);
+}
+
+tod_status tod_model_load_buffer(const void *buf, size_t size, const tod_options *opts,
+                                 tod_model **out, char *err, size_t errlen) {
+  return load(NULL, buf, size, opts, out, err, errlen);
 }
 
 int tod_model_num_inputs(const tod_model *m) { return m->g.n_inputs; }

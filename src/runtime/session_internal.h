@@ -16,6 +16,7 @@ enum { ROLE_FWD = 0, ROLE_LOSS = 1, ROLE_GRAD = 2, ROLE_OPT = 3, ROLE_ASSIGN = 4
 
 struct tod_model {
   tod_mapped_file file;
+  void *own_copy;  /* tod_model_load_buffer of a training model: its private copy, or NULL */
   ir_graph g;
   tod_threadpool *tp;
   int num_threads;
@@ -32,6 +33,8 @@ struct tod_model {
   void *scratch;
   size_t scratch_size;
   char err[512];
+  size_t max_memory;  /* tod_options.max_memory (0: no limit) */
+  size_t eager_bytes; /* bytes of the current eager buffers */
   /* training */
   int trainable;   /* has optimizer nodes */
   int train;       /* current mode */
@@ -58,8 +61,15 @@ struct tod_model {
 tod_status session_fail(tod_model *m, tod_status st, const char *fmt, ...);
 /* Runs node i with the current views. */
 tod_status session_run_node(tod_model *m, int i);
-/* Byte size of a view (0 when unknown). */
+/* Byte size of a view (0 when unknown, SIZE_MAX when it does not fit in size_t). */
 size_t session_view_bytes(const tod_view *v);
+/* No tensor may need more bytes than this: an absurd shape is refused before any allocation. */
+/* (1 TiB; half the address space on 32-bit targets, where size_t cannot hold 2^40) */
+#define SESSION_TENSOR_BYTES_MAX \
+  (SIZE_MAX >> 20 >= ((size_t)1 << 20) ? (size_t)((uint64_t)1 << 40) : SIZE_MAX / 2)
+/* TOD_OK when need more bytes fit under the memory limit (what), else the error (the limit and
+ * the need named in the message). */
+tod_status session_reserve(tod_model *m, size_t used, size_t need, const char *what);
 
 /* train.c: decides roles, marks parameters, eval outputs; called at load before kernels exist. */
 tod_status train_setup_roles(tod_model *m);

@@ -15,8 +15,17 @@ SHARED = os.environ.get("TOD_SHARED", os.path.join(SOURCE, "..", "shared"))
 WORK = os.environ.get("TOD_WORK", os.path.join(BUILD, "testwork"))
 os.makedirs(WORK, exist_ok=True)
 
+# The device's runtime tools (tod, benchmark, benchmark_train) may come from a cross build run
+# under an emulator (scripts/test_arm.sh): TOD_RUNTIME_BUILD holds them, TOD_EXEC_WRAPPER (e.g.
+# "qemu-aarch64 -L /usr/aarch64-linux-gnu") runs them. converter_lite and the other helpers are
+# always the build machine's, from TOD_BUILD: the .ms file is the contract between the two.
+RUNTIME_BUILD = os.environ.get("TOD_RUNTIME_BUILD") or BUILD
+EXEC_WRAPPER = os.environ.get("TOD_EXEC_WRAPPER", "").split()
 CONVERTER = os.path.join(BUILD, "converter_lite")
-TOD = os.path.join(BUILD, "tod")
+TOD = os.path.join(RUNTIME_BUILD, "tod")
+BENCHMARK = os.path.join(RUNTIME_BUILD, "benchmark")
+BENCHMARK_TRAIN = os.path.join(RUNTIME_BUILD, "benchmark_train")
+RUNTIME_TOOLS = (TOD, BENCHMARK, BENCHMARK_TRAIN)
 SCHEMA = os.path.join(SHARED, "formats", "ms-schema", "model.fbs")
 
 _failures = 0
@@ -43,7 +52,16 @@ def workdir(name):
 
 
 def run(cmd, **kw):
+    if EXEC_WRAPPER and cmd and cmd[0] in RUNTIME_TOOLS:
+        cmd = [*EXEC_WRAPPER, *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def selected(names):
+    """The names TOD_TEST_ONLY (comma-separated) keeps, all when unset: emulated runs pick the
+    small models of a test."""
+    only = os.environ.get("TOD_TEST_ONLY")
+    return [n for n in names if not only or n in only.split(",")]
 
 
 def convert(onnx_path, out_base, *extra):
