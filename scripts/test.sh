@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-(cd build && ctest --output-on-failure -j2)
+(cd build && ctest --output-on-failure --timeout 1200 -j2)
 
 # Arm devices: aarch64 and armhf cross builds, selected tests under qemu-user, library sizes.
 bash scripts/test_arm.sh
@@ -35,4 +35,4 @@ done
 
 bash scripts/build.sh --sanitize
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j2)
+(cd build-asan && ctest --output-on-failure --timeout 1200 -j2)

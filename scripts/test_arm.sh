@@ -34,15 +34,18 @@ for t in "${targets[@]}"; do
   echo "   built in $((SECONDS - t0)) s"
 
   echo "== $t: C unit tests under ${wrapper%% *}"
-  (cd "$dir" && ctest --output-on-failure -j"$(nproc)")
+  (cd "$dir" && ctest --output-on-failure --timeout 600 -j"$(nproc)")
 
   echo "== $t: end-to-end tests under ${wrapper%% *}"
   export TOD_BUILD=$host_build TOD_RUNTIME_BUILD=$dir TOD_EXEC_WRAPPER=$wrapper TOD_SHARED=$shared \
     TOD_SOURCE=$root TOD_WORK=$dir/testwork
   run_py() { # name, script, [TOD_TEST_ONLY]
     local t1=$SECONDS
-    if ! TOD_TEST_ONLY=${3:-} /usr/bin/python3 "$2" > "$dir/$1.log" 2>&1; then
-      cat "$dir/$1.log"; echo "FAIL $t $1"; exit 1
+    # A bound per suite, so a hang fails with its log instead of running out CI's clock.
+    local rc=0
+    TOD_TEST_ONLY=${3:-} timeout -k 10 "${TOD_ARM_SUITE_TIMEOUT:-900}" /usr/bin/python3 "$2" > "$dir/$1.log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      cat "$dir/$1.log"; echo "FAIL $t $1 (exit status $rc; 124 = timed out)"; exit 1
     fi
     echo "   ok $1 ($(grep -c '^ok ' "$dir/$1.log") checks, $((SECONDS - t1)) s)"
   }

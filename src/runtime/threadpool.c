@@ -215,14 +215,20 @@ void tod_parallel_for(tod_threadpool *tp, int n, tod_task_fn fn, void *ctx) {
   pthread_mutex_unlock(&tp->mu);
 
   run_items(tp, 0, gen);
-  atomic_store_explicit(&tp->closed, gen, memory_order_seq_cst);
+  /* The two handshakes below (closed -> active, sleeping_caller -> active, mirrored by the
+   * worker's active -> closed and active -> sleeping_caller) are store-buffering patterns: each
+   * side writes one word and then reads the other's. They are written as read-modify-writes
+   * (exchange), not plain seq_cst stores: an RMW is a full barrier on every target, whereas
+   * qemu-user's emulation of AArch64 STLR followed by LDAR lets the load pass the store on an
+   * x86 host, and the caller then slept forever (both threads in futex waits; seen in CI). */
+  atomic_exchange_explicit(&tp->closed, gen, memory_order_seq_cst);
 
   for (int i = 0; i < SPIN_ITERS; i++) {
     if (atomic_load_explicit(&tp->active, memory_order_seq_cst) == 0) return;
     spin_pause(i);
   }
   pthread_mutex_lock(&tp->mu);
-  atomic_store_explicit(&tp->sleeping_caller, 1, memory_order_seq_cst);
+  atomic_exchange_explicit(&tp->sleeping_caller, 1, memory_order_seq_cst);
   while (atomic_load_explicit(&tp->active, memory_order_seq_cst) != 0)
     pthread_cond_wait(&tp->done, &tp->mu);
   pthread_mutex_unlock(&tp->mu);
