@@ -2,7 +2,8 @@
 --timeProfiling's per-op tables, and --benchmarkDataFile + --accuracyThreshold against outputs
 PyTorch computed (MindSpore Lite's calibration text format: `NAME NDIM DIMS...` then the values),
 on a small residual network (Winograd 3x3 convolutions, a residual Add folded into its
-convolution), mobilenet_v2 and resnet18. A reference the outputs do not match makes it exit
+convolution) and on every model of the inference tests (test_models_vs_torch: LeNet-5 with flatten
+and with a view chain, mobilenet_v2, resnet18). A reference the outputs do not match makes it exit
 non-zero."""
 import os
 import re
@@ -10,9 +11,9 @@ import re
 import numpy as np
 import torch
 import torch.nn as nn
-import torchvision
 
 from todtest import BUILD, check, convert, finish, run, workdir
+from test_models_vs_torch import MODELS as INFERENCE_TEST_MODELS
 
 BENCHMARK = os.path.join(BUILD, "benchmark")
 RESULT = re.compile(r"Model = (\S+), NumThreads = (\d+), MinRunTime = ([\d.]+) ms, MaxRuntime = ([\d.]+) ms, "
@@ -47,10 +48,8 @@ def write_calibration(path, name, y):
 
 def main():
     d = workdir("benchmark_tool")
-    models = [("residual", ResidualNet, (1, 3, 20, 20)),
-              ("mobilenet_v2", lambda: torchvision.models.mobilenet_v2(weights=None), (1, 3, 224, 224)),
-              ("resnet18", lambda: torchvision.models.resnet18(weights=None), (1, 3, 224, 224))]
-    for name, make, shape in models:
+    models = [("residual", ResidualNet, (1, 3, 20, 20), False)] + list(INFERENCE_TEST_MODELS)
+    for name, make, shape, dynamic in models:
         model = make().eval()
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -58,7 +57,8 @@ def main():
                 m.running_var.uniform_(0.5, 1.5)
         onnx_path = os.path.join(d, name + ".onnx")
         x = torch.randn(*shape)
-        torch.onnx.export(model, x, onnx_path, opset_version=13, input_names=["input"], output_names=["output"])
+        torch.onnx.export(model, x, onnx_path, opset_version=13, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "N"}, "output": {0: "N"}} if dynamic else None)
         base = os.path.join(d, name)
         rc, lines, err = convert(onnx_path, base)
         check(rc == 0, f"{name}: converts ({lines[-1] if lines else err.strip()})")
@@ -85,7 +85,7 @@ def main():
         check(b is not None and float(b.group(1)) <= 0.5,
               f"{name}: outputs match PyTorch's (mean bias {b.group(1) if b else '?'}%)")
         check("PeakRSS" in r.stdout, f"{name}: prints the peak RSS")
-        if name != "mobilenet_v2":
+        if name in ("residual", "resnet18"):
             # resnet's residual Adds (and the small net's) run inside their convolutions' stores
             check(re.search(r"^AddFusion\s", r.stdout, re.M) is None,
                   f"{name}: residual Adds are folded into their convolutions")
