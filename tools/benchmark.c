@@ -13,99 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "tod/tod.h"
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Peak resident memory of this process in MB. VmHWM belongs to the address space created at
- * exec, unlike getrusage's ru_maxrss, which keeps the parent's peak across fork+exec. */
-static double peak_rss_mb(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  double kb = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
-  if (f) fclose(f);
-  if (kb == 0) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    kb = (double)ru.ru_maxrss;
-  }
-  return kb / 1024.0;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static size_t info_bytes(const tod_tensor_info *ti) {
-  size_t n = ti->dtype == TOD_DT_FLOAT64 || ti->dtype == TOD_DT_INT64 ? 8
-             : ti->dtype == TOD_DT_FLOAT32 || ti->dtype == TOD_DT_INT32 ? 4
-             : ti->dtype == TOD_DT_FLOAT16 || ti->dtype == TOD_DT_INT16 ? 2 : 1;
-  for (int d = 0; d < ti->ndim; d++) n *= (size_t)ti->dims[d];
-  return n;
-}
-
 static int parse_bool(const char *v) { return strcmp(v, "true") == 0 || strcmp(v, "1") == 0; }
-
-/* ---- --timeProfiling: per node and per operator type, over the timed loops --------------- */
-#define PROF_MAX 4096
-typedef struct {
-  const char *key;
-  double total;
-  int calls;
-} prof_entry;
-
-typedef struct {
-  prof_entry nodes[PROF_MAX], ops[256];
-  int n_nodes, n_ops;
-  int on; /* off during warm-up */
-} profile;
-
-static void prof_add(prof_entry *e, int *n, int cap, const char *key, double ms) {
-  for (int i = 0; i < *n; i++)
-    if (e[i].key == key || strcmp(e[i].key, key) == 0) {
-      e[i].total += ms;
-      e[i].calls++;
-      return;
-    }
-  if (*n == cap) return;
-  e[*n].key = key;
-  e[*n].total = ms;
-  e[*n].calls = 1;
-  (*n)++;
-}
-
-static void on_node(const char *op, const char *node, double ms, void *ctx) {
-  profile *p = ctx;
-  if (!p->on) return;
-  prof_add(p->nodes, &p->n_nodes, PROF_MAX, node ? node : "?", ms);
-  prof_add(p->ops, &p->n_ops, 256, op ? op : "?", ms);
-}
-
-static int cmp_prof(const void *a, const void *b) {
-  double x = ((const prof_entry *)a)->total, y = ((const prof_entry *)b)->total;
-  return x > y ? -1 : x < y;
-}
-
-static void prof_print(const char *title, prof_entry *e, int n, int loops) {
-  double sum = 0;
-  for (int i = 0; i < n; i++) sum += e[i].total;
-  qsort(e, (size_t)n, sizeof *e, cmp_prof);
-  printf("-------------------------------------------------------------------------\n");
-  printf("%-48s %10s %10s %12s %12s\n", title, "avg(ms)", "percent", "calledTimes", "opTotalTime");
-  for (int i = 0; i < n; i++)
-    printf("%-48s %10.4f %9.2f%% %12d %12.4f\n", e[i].key, e[i].total / loops,
-           sum > 0 ? 100.0 * e[i].total / sum : 0.0, e[i].calls, e[i].total);
-}
 
 /* ---- --benchmarkDataFile ------------------------------------------------------------------- */
 
@@ -239,7 +151,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < tod_model_num_inputs(m); i++) {
     tod_tensor_info ti;
     tod_model_input_info(m, i, &ti);
-    size_t nb = info_bytes(&ti);
+    size_t nb = bench_tensor_bytes(&ti);
     unsigned char *buf = malloc(nb ? nb : 1);
     if (!buf) return 1;
     if (tok) {
@@ -268,8 +180,8 @@ int main(int argc, char **argv) {
     }
   }
   free(files);
-  static profile prof;
-  if (time_prof) tod_model_set_node_timer(m, on_node, &prof);
+  static bench_profile prof;
+  if (time_prof) tod_model_set_node_timer(m, bench_profile_node, &prof);
   for (int i = 0; i < warmup; i++) {
     st = tod_model_run(m);
     if (st != TOD_OK) {
@@ -281,9 +193,9 @@ int main(int argc, char **argv) {
   double *t = malloc(sizeof(double) * (size_t)loops), sum = 0;
   if (!t) return 1;
   for (int i = 0; i < loops; i++) {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     st = tod_model_run(m);
-    t[i] = now_ms() - t0;
+    t[i] = bench_now_ms() - t0;
     sum += t[i];
     if (st != TOD_OK) {
       fprintf(stderr, "benchmark: run failed: %s\n", tod_model_error(m));
@@ -292,8 +204,8 @@ int main(int argc, char **argv) {
   }
   if (time_prof) {
     tod_model_set_node_timer(m, NULL, NULL);
-    prof_print("opName", prof.nodes, prof.n_nodes, loops);
-    prof_print("opType", prof.ops, prof.n_ops, loops);
+    bench_profile_print("opName", prof.nodes, prof.n_nodes, loops, BENCH_PROF_NODES);
+    bench_profile_print("opType", prof.ops, prof.n_ops, loops, BENCH_PROF_OPS);
     printf("-------------------------------------------------------------------------\n");
   }
   int rc = 0;
@@ -310,10 +222,10 @@ int main(int argc, char **argv) {
       }
     }
   }
-  qsort(t, (size_t)loops, sizeof(double), cmp_double);
+  qsort(t, (size_t)loops, sizeof(double), bench_cmp_double);
   printf("Model = %s, NumThreads = %d, MinRunTime = %.3f ms, MaxRuntime = %.3f ms, AvgRunTime = %.3f ms, "
          "MedianRunTime = %.3f ms, PeakRSS = %.1f MB\n",
-         model, threads, t[0], t[loops - 1], sum / loops, t[loops / 2], peak_rss_mb());
+         model, threads, t[0], t[loops - 1], sum / loops, t[loops / 2], bench_peak_rss_mb());
   free(t);
   tod_model_free(m);
   return rc;
