@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Every training primitive (src/runtime/kernels/grad, optim) against PyTorch autograd.
 
-Each case runs one primitive through tests/tools/grad_harness (shape inference, then the kernel
+Each case runs one primitive through tests/tools/op_harness (shape inference, then the kernel
 from kernel_lookup, in train mode where the primitive has one) and compares with
 torch.autograd.grad of the corresponding forward op (NCHW tensors permuted to tod's NHWC/KHWC),
 within 1e-4 relative to max|y|. Optimizers are run for 3 steps against MindSpore Lite's formula
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 BUILD = os.environ.get("TOD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-HARNESS = os.path.join(BUILD, "tests", "grad_harness")
+HARNESS = os.path.join(BUILD, "tests", "op_harness")
 DT = {np.dtype(np.float32): "float32", np.dtype(np.int32): "int32", np.dtype(np.int64): "int64"}
 NP = {v: k for k, v in DT.items()}
 ACT = dict(RELU=1, SIGMOID=2, RELU6=3, ELU=4, LEAKY_RELU=5, SOFTPLUS=9, TANH=10, HSWISH=12,

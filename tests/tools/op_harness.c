@@ -1,17 +1,25 @@
 /* op_harness: runs one operator through shape inference and its kernel, for tests that compare
- * kernels with an independent reference (tests/py/test_ops_vs_torch.py).
+ * kernels with an independent reference: inference operators (tests/py/test_ops_vs_torch.py)
+ * and training primitives — gradients, losses, optimizers, Assign, Dropout, FusedBatchNorm in
+ * train mode (tests/py/test_grad_ops_vs_torch.py, against PyTorch autograd / numpy formulas).
  *
  * Usage: op_harness SPEC. SPEC is a line-based text file:
  *   op <PrimitiveName>
  *   attr <key> int <v> | float <v> | ints <n> <v...> | floats <n> <v...> | ints2d <r> <c> <v...>
- *   in <dtype> <const|act> <ndim> <dims...> <raw data file>     (one per input, in order)
+ *   in <dtype> <const|act|param> <ndim> <dims...> <raw data file> (one per input, in order)
  *   in none                                                       (absent optional input)
  *   outputs <n>
  *   threads <n>                                                   (optional, default 1)
  *   outprefix <path>          outputs go to <path><i>.bin (raw, row-major)
+ *   train <0|1>               the kernel's train mode (default 0)
+ *   seed <n>                  the kernel's seed (Dropout)
+ *   steps <n>                 runs the kernel n times (optimizers: n updates), default 1
+ *   setlr <f>                 sets the optimizer's cached learning rate after create
+ * After the runs, every param input (updated in place) is written to <path>in<i>.bin.
  * Prints "out <i> <dtype> <ndim> <dims...>" per output, or "error <STATUS> <message>" and exits 2.
- * Const inputs are graph constants (kernels may read them at create); act inputs are not, and
- * shape inference sees their values only if const. */
+ * Const inputs are graph constants (kernels may read them at create); param inputs are
+ * parameters (kind IR_TENSOR_PARAM: updated in place); act inputs are neither, and shape
+ * inference sees the values of const and param inputs only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +28,7 @@
 #include "ir/ir_op.h"
 #include "ir/shape.h"
 #include "runtime/kernel.h"
+#include "runtime/kernels/optim/optim.h"
 #include "runtime/threadpool.h"
 
 #define MAXIO 64
@@ -66,7 +75,9 @@ int main(int argc, char **argv) {
   ir_graph_init(&g);
   char *keys[64];
   int n_keys = 0;
-  int op = 0, n_out = 1, threads = 1, n_in = 0;
+  int op = 0, n_out = 1, threads = 1, n_in = 0, train = 0, steps = 1, is_param[MAXIO] = {0};
+  unsigned long long seed = 0;
+  double setlr = -1.0;
   int in_idx[MAXIO], is_const[MAXIO];
   void *bufs[MAXIO] = {0};
   tod_view in[MAXIO], out[MAXIO];
@@ -150,9 +161,11 @@ int main(int argc, char **argv) {
       ir_tensor *tt = &g.tensors[t];
       tt->dtype = v->dtype;
       ir_tensor_set_shape(tt, nd, v->dims);
-      is_const[n_in] = !strcmp(kind, "const");
+      is_param[n_in] = !strcmp(kind, "param");
+      is_const[n_in] = !strcmp(kind, "const") || is_param[n_in];
       if (is_const[n_in]) ir_tensor_set_data_borrow(tt, bufs[n_in], nb);
       else tt->kind = IR_TENSOR_INPUT;
+      if (is_param[n_in]) tt->kind = IR_TENSOR_PARAM;
       in_idx[n_in] = t;
       v->data = bufs[n_in];
       n_in++;
@@ -160,6 +173,14 @@ int main(int argc, char **argv) {
       if (fscanf(f, "%d", &n_out) != 1 || n_out < 1 || n_out > MAXIO) return fail(TOD_ERROR, "bad outputs");
     } else if (!strcmp(word, "threads")) {
       if (fscanf(f, "%d", &threads) != 1) return fail(TOD_ERROR, "bad threads");
+    } else if (!strcmp(word, "train")) {
+      if (fscanf(f, "%d", &train) != 1) return fail(TOD_ERROR, "bad train");
+    } else if (!strcmp(word, "seed")) {
+      if (fscanf(f, "%llu", &seed) != 1) return fail(TOD_ERROR, "bad seed");
+    } else if (!strcmp(word, "steps")) {
+      if (fscanf(f, "%d", &steps) != 1 || steps < 1) return fail(TOD_ERROR, "bad steps");
+    } else if (!strcmp(word, "setlr")) {
+      if (fscanf(f, "%lf", &setlr) != 1) return fail(TOD_ERROR, "bad setlr");
     } else if (!strcmp(word, "outprefix")) {
       if (fscanf(f, "%1023s", prefix) != 1) return fail(TOD_ERROR, "bad outprefix");
     } else {
@@ -210,11 +231,15 @@ int main(int argc, char **argv) {
   memset(&k, 0, sizeof k);
   k.ops = ops;
   k.node = node;
+  k.train = train;
+  k.seed = seed;
   st = ops->create(&k, &g, node);
   if (st != TOD_OK) {
     rc = fail(st, k.err);
     goto done_out;
   }
+  if (setlr >= 0.0) optim_set_lr(&k, (float)setlr);
+  if (optim_is_optimizer(&k)) printf("lr %.9g\n", (double)optim_get_lr(&k));
   size_t scratch_bytes = 0;
   void *scratch = NULL;
   tod_threadpool *tp = NULL;
@@ -224,7 +249,8 @@ int main(int argc, char **argv) {
     if (!scratch) st = TOD_MEMORY_FAILED;
   }
   if (st == TOD_OK && threads > 1) st = tod_threadpool_create(threads, &tp);
-  if (st == TOD_OK) st = ops->run(&k, in, n_in, out, n_out, scratch, tp);
+  for (int r = 0; r < steps && st == TOD_OK; r++)
+    st = ops->run(&k, in, n_in, out, n_out, scratch, tp);
   if (st != TOD_OK) rc = fail(st, k.err);
   tod_threadpool_free(tp);
   free(scratch);
@@ -240,6 +266,16 @@ int main(int argc, char **argv) {
     printf("out %d %s %d", i, ir_dtype_name(out[i].dtype), out[i].ndim);
     for (int d = 0; d < out[i].ndim; d++) printf(" %lld", (long long)out[i].dims[d]);
     printf("\n");
+  }
+  for (int i = 0; i < n_in && rc == 0; i++) {
+    if (!is_param[i]) continue;
+    char path[1100];
+    snprintf(path, sizeof path, "%sin%d.bin", prefix, i);
+    FILE *o = fopen(path, "wb");
+    size_t nb = ir_dtype_size(in[i].dtype);
+    for (int d = 0; d < in[i].ndim; d++) nb *= (size_t)in[i].dims[d];
+    if (!o || fwrite(in[i].data, 1, nb, o) != nb) rc = fail(TOD_ERROR, "cannot write input");
+    if (o) fclose(o);
   }
 done_out:
   for (int i = 0; i < n_out; i++) free(out[i].data);
