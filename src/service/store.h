@@ -62,6 +62,40 @@ tod_store *tod_store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 /* Connects to a postgres:// URL and creates the schema when missing. */
 tod_store *tod_store_pg_open(const char *url, char *err, size_t errlen);
 
+/* The tables both stores create; they differ only in the id column's definition and the type of
+ * the worker lease's timestamp. */
+#define TOD_STORE_SCHEMA(id_column, lease_type)                                                  \
+  "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"                  \
+  "CREATE TABLE IF NOT EXISTS templates(id TEXT PRIMARY KEY, json TEXT NOT NULL);"               \
+  "CREATE TABLE IF NOT EXISTS tasks("                                                            \
+  " id " id_column ","                                                                           \
+  " name TEXT NOT NULL,"                                                                         \
+  " description TEXT NOT NULL DEFAULT '',"                                                       \
+  " template_id TEXT NOT NULL,"                                                                  \
+  " input_dir TEXT NOT NULL,"                                                                    \
+  " output_dir TEXT NOT NULL,"                                                                   \
+  " options TEXT NOT NULL DEFAULT '{}',"                                                         \
+  " state TEXT NOT NULL CHECK (state IN ('initializing','running','succeeded','failed')),"       \
+  " created_at TEXT NOT NULL,"                                                                   \
+  " started_at TEXT,"                                                                            \
+  " finished_at TEXT,"                                                                           \
+  " output_files TEXT NOT NULL DEFAULT '[]',"                                                    \
+  " error TEXT,"                                                                                 \
+  " attempts INTEGER NOT NULL DEFAULT 0,"                                                        \
+  " worker TEXT,"                                                                                \
+  " heartbeat_at " lease_type ","                                                                \
+  " log TEXT NOT NULL DEFAULT '');"                                                              \
+  "CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks(state, id);"
+
+/* The columns both stores select for a TASK, in the order tod_store_task_from_row reads them. */
+#define TOD_STORE_TASK_COLUMNS                                                                     \
+  "id, name, description, template_id, input_dir, output_dir, options, state, created_at, started_at, " \
+  "finished_at, output_files, error, attempts, worker"
+enum { TOD_STORE_TASK_NCOLS = 15 };
+
+/* Builds a TASK from the texts of one row selected with TOD_STORE_TASK_COLUMNS (NULL: SQL NULL). */
+cJSON *tod_store_task_from_row(const char *const col[TOD_STORE_TASK_NCOLS]);
+
 void tod_store_claim_free(tod_store_claim *c);
 
 #endif

@@ -27,32 +27,8 @@ typedef struct {
   pthread_mutex_t mu;
 } pg_store;
 
-static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS templates(id TEXT PRIMARY KEY, json TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS tasks("
-    " id BIGSERIAL PRIMARY KEY,"
-    " name TEXT NOT NULL,"
-    " description TEXT NOT NULL DEFAULT '',"
-    " template_id TEXT NOT NULL,"
-    " input_dir TEXT NOT NULL,"
-    " output_dir TEXT NOT NULL,"
-    " options TEXT NOT NULL DEFAULT '{}',"
-    " state TEXT NOT NULL CHECK (state IN ('initializing','running','succeeded','failed')),"
-    " created_at TEXT NOT NULL,"
-    " started_at TEXT,"
-    " finished_at TEXT,"
-    " output_files TEXT NOT NULL DEFAULT '[]',"
-    " error TEXT,"
-    " attempts INTEGER NOT NULL DEFAULT 0,"
-    " worker TEXT,"
-    " heartbeat_at TIMESTAMPTZ,"
-    " log TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks(state, id);";
-
-#define TASK_COLUMNS                                                                                       \
-  "id, name, description, template_id, input_dir, output_dir, options, state, created_at, started_at, " \
-  "finished_at, output_files, error, attempts, worker"
+static const char SCHEMA[] = TOD_STORE_SCHEMA("BIGSERIAL PRIMARY KEY", "TIMESTAMPTZ");
+#define TASK_COLUMNS TOD_STORE_TASK_COLUMNS
 
 /* Runs one statement; reconnects once when the connection broke. NULL on failure (error set). */
 static PGresult *run(pg_store *s, const char *sql, int n, const char *const *params) {
@@ -72,35 +48,10 @@ static long affected(PGresult *r) { return atol(PQcmdTuples(r)); }
 
 static const char *col(PGresult *r, int row, int c) { return PQgetisnull(r, row, c) ? NULL : PQgetvalue(r, row, c); }
 
-static void add_text_or_null(cJSON *o, const char *key, const char *v) {
-  if (v) cJSON_AddStringToObject(o, key, v);
-  else cJSON_AddNullToObject(o, key);
-}
-
-static void add_parsed(cJSON *o, const char *key, const char *v, int array) {
-  cJSON *j = v ? cJSON_Parse(v) : NULL;
-  if (!j) j = array ? cJSON_CreateArray() : cJSON_CreateObject();
-  cJSON_AddItemToObject(o, key, j);
-}
-
 static cJSON *row_task(PGresult *r, int i) {
-  cJSON *t = cJSON_CreateObject();
-  add_text_or_null(t, "id", col(r, i, 0));
-  add_text_or_null(t, "name", col(r, i, 1));
-  add_text_or_null(t, "description", col(r, i, 2));
-  add_text_or_null(t, "template_id", col(r, i, 3));
-  add_text_or_null(t, "input_dir", col(r, i, 4));
-  add_text_or_null(t, "output_dir", col(r, i, 5));
-  add_parsed(t, "options", col(r, i, 6), 0);
-  add_text_or_null(t, "state", col(r, i, 7));
-  add_text_or_null(t, "created_at", col(r, i, 8));
-  add_text_or_null(t, "started_at", col(r, i, 9));
-  add_text_or_null(t, "finished_at", col(r, i, 10));
-  add_parsed(t, "output_files", col(r, i, 11), 1);
-  add_text_or_null(t, "error", col(r, i, 12));
-  cJSON_AddNumberToObject(t, "attempts", atoi(PQgetvalue(r, i, 13)));
-  add_text_or_null(t, "worker", col(r, i, 14));
-  return t;
+  const char *c[TOD_STORE_TASK_NCOLS];
+  for (int k = 0; k < TOD_STORE_TASK_NCOLS; k++) c[k] = col(r, i, k);
+  return tod_store_task_from_row(c);
 }
 
 /* Ids are decimal strings; anything else cannot name a task. */

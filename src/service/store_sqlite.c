@@ -16,32 +16,8 @@ typedef struct {
   pthread_mutex_t mu;
 } sq_store;
 
-static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS templates(id TEXT PRIMARY KEY, json TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS tasks("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " name TEXT NOT NULL,"
-    " description TEXT NOT NULL DEFAULT '',"
-    " template_id TEXT NOT NULL,"
-    " input_dir TEXT NOT NULL,"
-    " output_dir TEXT NOT NULL,"
-    " options TEXT NOT NULL DEFAULT '{}',"
-    " state TEXT NOT NULL CHECK (state IN ('initializing','running','succeeded','failed')),"
-    " created_at TEXT NOT NULL,"
-    " started_at TEXT,"
-    " finished_at TEXT,"
-    " output_files TEXT NOT NULL DEFAULT '[]',"
-    " error TEXT,"
-    " attempts INTEGER NOT NULL DEFAULT 0,"
-    " worker TEXT,"
-    " heartbeat_at TEXT,"
-    " log TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks(state, id);";
-
-#define TASK_COLUMNS                                                                                       \
-  "id, name, description, template_id, input_dir, output_dir, options, state, created_at, started_at, " \
-  "finished_at, output_files, error, attempts, worker"
+static const char SCHEMA[] = TOD_STORE_SCHEMA("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT");
+#define TASK_COLUMNS TOD_STORE_TASK_COLUMNS
 
 static void fail(sq_store *s, const char *what) {
   snprintf(s->base.error, sizeof s->base.error, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
@@ -56,38 +32,11 @@ static sqlite3_stmt *prep(sq_store *s, const char *sql) {
   return st;
 }
 
-static void add_text_or_null(cJSON *o, const char *key, const unsigned char *v) {
-  if (v) cJSON_AddStringToObject(o, key, (const char *)v);
-  else cJSON_AddNullToObject(o, key);
-}
-
-static void add_parsed(cJSON *o, const char *key, const unsigned char *v, int array) {
-  cJSON *j = v ? cJSON_Parse((const char *)v) : NULL;
-  if (!j) j = array ? cJSON_CreateArray() : cJSON_CreateObject();
-  cJSON_AddItemToObject(o, key, j);
-}
-
 /* Builds a TASK from a row selected with TASK_COLUMNS. */
 static cJSON *row_task(sqlite3_stmt *st) {
-  cJSON *t = cJSON_CreateObject();
-  char id[32];
-  snprintf(id, sizeof id, "%lld", (long long)sqlite3_column_int64(st, 0));
-  cJSON_AddStringToObject(t, "id", id);
-  add_text_or_null(t, "name", sqlite3_column_text(st, 1));
-  add_text_or_null(t, "description", sqlite3_column_text(st, 2));
-  add_text_or_null(t, "template_id", sqlite3_column_text(st, 3));
-  add_text_or_null(t, "input_dir", sqlite3_column_text(st, 4));
-  add_text_or_null(t, "output_dir", sqlite3_column_text(st, 5));
-  add_parsed(t, "options", sqlite3_column_text(st, 6), 0);
-  add_text_or_null(t, "state", sqlite3_column_text(st, 7));
-  add_text_or_null(t, "created_at", sqlite3_column_text(st, 8));
-  add_text_or_null(t, "started_at", sqlite3_column_text(st, 9));
-  add_text_or_null(t, "finished_at", sqlite3_column_text(st, 10));
-  add_parsed(t, "output_files", sqlite3_column_text(st, 11), 1);
-  add_text_or_null(t, "error", sqlite3_column_text(st, 12));
-  cJSON_AddNumberToObject(t, "attempts", sqlite3_column_int(st, 13));
-  add_text_or_null(t, "worker", sqlite3_column_text(st, 14));
-  return t;
+  const char *c[TOD_STORE_TASK_NCOLS];
+  for (int k = 0; k < TOD_STORE_TASK_NCOLS; k++) c[k] = (const char *)sqlite3_column_text(st, k);
+  return tod_store_task_from_row(c);
 }
 
 static sqlite3_int64 parse_id(const char *id) {
