@@ -84,6 +84,9 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
     st = mindir_import(f.data, f.size, dir, o->train_model, &g, err, errlen);
   else
     st = onnx_import(f.data, f.size, dir, &g, err, errlen);
+  /* Whatever import touched goes back now (a weight still borrowed is re-read from the file
+   * when a pass or the writer uses it). */
+  ir_source_release(f.data, f.size);
   /* A MINDIR training graph (TrainOneStepCell export) brings MindSpore's own gradient and
    * optimizer nodes: no autodiff then. */
   int has_grads = o->fmk == TOD_FMK_MINDIR && st == TOD_OK && mindir_has_optimizer(&g);
@@ -116,6 +119,8 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
         *o->quant_summary = (tod_quant_summary){1, qo.bit_num, qs.n_quantized, qs.n_kmeans, qs.n_float,
                                                 qs.bytes_before, qs.bytes_after};
     }
+    /* The same before writing: the passes' reads are done, the writer reads what it writes. */
+    ir_source_release(f.data, f.size);
     if (st == TOD_OK) st = ms_write_file(&g, o->output_file, err, errlen);
   }
   ir_graph_free(&g);

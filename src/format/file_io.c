@@ -1,4 +1,5 @@
 /* Read-only file mappings and crash-safe writes. */
+#define _GNU_SOURCE /* sync_file_range (Linux) */
 #include "format/file_io.h"
 
 #include <errno.h>
@@ -90,7 +91,19 @@ tod_status tod_atomic_write(tod_atomic_file *f, const void *data, size_t size) {
     }
     p += w;
     size -= (size_t)w;
+    f->written += (uint64_t)w;
   }
+#ifdef SYNC_FILE_RANGE_WRITE
+  /* Starts the disk write-back of every full 8 MiB written so far, so that it overlaps the rest
+   * of the work and the commit's fsync only waits for the tail (resnet18's conversion spent a
+   * third of its time in fsync). A hint: a failure here is found again by fsync. */
+  const uint64_t chunk = (uint64_t)8 << 20;
+  if (f->written - f->kicked >= chunk) {
+    const uint64_t upto = f->written / chunk * chunk;
+    (void)sync_file_range(f->fd, (off_t)f->kicked, (off_t)(upto - f->kicked), SYNC_FILE_RANGE_WRITE);
+    f->kicked = upto;
+  }
+#endif
   return TOD_OK;
 }
 

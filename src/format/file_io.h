@@ -32,6 +32,7 @@ typedef struct {
   char *tmp, *path;
   char *err;
   size_t errlen;
+  uint64_t written, kicked; /* bytes written; bytes whose write-back has been started */
 } tod_atomic_file;
 tod_status tod_atomic_open(tod_atomic_file *f, const char *path, char *err, size_t errlen);
 tod_status tod_atomic_write(tod_atomic_file *f, const void *data, size_t size);

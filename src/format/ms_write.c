@@ -10,6 +10,7 @@
 #include "flatbuf/fb_builder.h"
 #include "flatbuf/ms_ops_schema.h"
 #include "format/file_io.h"
+#include "ir/source_pages.h"
 
 /* model.fbs field slots */
 enum { QP_SCALE, QP_ZERO_POINT, QP_MIN, QP_MAX, QP_NARROW_RANGE, QP_NUM_BITS, QP_INITED };
@@ -284,8 +285,19 @@ static fb_off write_node(fb_builder *b, const ir_graph *g, int idx, uint32_t *sc
   return fb_end_table(b);
 }
 
+/* Writes a megabyte at a time: after each, a weight still borrowed from a converter's source
+ * mapping gives back what the write mapped in (ir_source_release_around does nothing for other
+ * memory), so reading it for the write never pages the whole weight in at once. */
 static tod_status write_piece(void *ctx, const void *bytes, size_t len) {
-  return tod_atomic_write(ctx, bytes, len);
+  const size_t step = 4 * IR_SOURCE_RELEASE_STEP;
+  tod_status st = TOD_OK;
+  for (size_t done = 0; done < len && st == TOD_OK;) {
+    const size_t n = len - done < step ? len - done : step;
+    st = tod_atomic_write(ctx, (const uint8_t *)bytes + done, n);
+    done += n;
+    ir_source_release_around(bytes);
+  }
+  return st;
 }
 
 /* Builds the whole .ms into a buffer (*buf) or, with out != NULL, writes it to out with the

@@ -13,6 +13,7 @@
 
 #include "format/file_io.h"
 #include "import/onnx_internal.h"
+#include "ir/source_pages.h"
 
 #define ONNX_MIN_OPSET 1
 #define ONNX_MAX_OPSET 17
@@ -135,7 +136,13 @@ tod_status onnx_name_put(onnx_ctx *c, onnx_str s, int idx) {
     char b[128];
     return onnx_fail(c, TOD_GRAPH_FILE_ERR, "value '%s' is defined twice", onnx_show(s, b, sizeof b));
   }
-  e->p = s.p;
+  /* The table keeps its own copy of the name: comparing against names left in the file would
+   * touch (and map back in) the source pages around every initializer on every lookup. */
+  char *key = malloc(s.n + 1);
+  if (!key) return onnx_oom(c);
+  memcpy(key, s.p, s.n);
+  key[s.n] = 0;
+  e->p = key;
   e->n = s.n;
   e->idx = idx;
   c->names_n++;
@@ -650,6 +657,10 @@ static tod_status parse_graph(import_state *s, const pb_reader *mr, const pb_fie
       (st = collect(c, &gr, 11, &ins)) != TOD_OK || (st = collect(c, &gr, 12, &outs)) != TOD_OK ||
       (st = collect(c, &gr, 13, &vis)) != TOD_OK)
     goto out;
+  /* Those scans touched every field's tag, and a touch maps a whole page-cache folio (up to
+   * 2 MiB): a converter's source mapping gives all of it back (re-read from the file when a
+   * borrowed weight is used). */
+  ir_source_release(gr.p, (size_t)(gr.end - gr.p));
 
   /* value_info by name, for node outputs. */
   s->vi.v = calloc((size_t)(vis.n ? vis.n : 1), sizeof(onnx_vinfo));
@@ -669,10 +680,18 @@ static tod_status parse_graph(import_state *s, const pb_reader *mr, const pb_fie
     s->vi.map[j] = (onnx_name_slot){v->name.p, v->name.n, s->vi.n++};
   }
 
-  /* Initializers are constants under their names. */
+  /* Initializers are constants under their names. Decoding one reads its header and the name
+   * table compares names that live in the file: each touch maps a whole folio around it. The
+   * source mapping gives everything back every few MB decoded, so it is never resident whole. */
+  size_t since_release = 0;
   for (int i = 0; i < inits.n; i++) {
     onnx_const k;
     if ((st = onnx_decode_tensor(c, &gr, &inits.f[i], &k)) != TOD_OK) goto out;
+    since_release += inits.f[i].len;
+    if (since_release >= 4 * IR_SOURCE_RELEASE_STEP) {
+      ir_source_release(gr.p, (size_t)(gr.end - gr.p));
+      since_release = 0;
+    }
     if (!k.name.n) {
       onnx_const_free(&k);
       st = onnx_fail(c, TOD_GRAPH_FILE_ERR, "initializer %d has no name", i);
@@ -724,6 +743,7 @@ static tod_status parse_graph(import_state *s, const pb_reader *mr, const pb_fie
     }
   }
 
+  ir_source_release(gr.p, (size_t)(gr.end - gr.p));
   for (int i = 0; i < nodes.n; i++) {
     onnx_node n;
     st = parse_node(c, &gr, &nodes.f[i], i, &n);
@@ -818,6 +838,7 @@ tod_status onnx_import(const uint8_t *data, size_t size, const char *model_dir, 
   if (st == TOD_OK) {
     st = ir_validate(g, err, errlen);
   }
+  for (size_t i = 0; i < s.c.names_cap; i++) free((char *)s.c.names[i].p);
   free(s.c.names);
   free(s.vi.v);
   free(s.vi.map);

@@ -372,12 +372,18 @@ tod_status onnx_decode_tensor(onnx_ctx *c, const pb_reader *parent, const pb_fie
     if (want && ((uintptr_t)raw.data % esz) == 0) {
       out->data = raw.data;
     } else {
-      out->owned = malloc(want ? want : 1);
+      out->owned = ir_weights_malloc(want);
       if (!out->owned) return onnx_oom(c);
-      if (want) memcpy(out->owned, raw.data, want);
+      /* The copy is the tensor now: a converter's source mapping gives the pages back as the
+       * copy goes, so a large weight is never resident twice. */
+      const size_t step = IR_SOURCE_RELEASE_STEP;
+      for (size_t done = 0; done < want;) {
+        const size_t n = want - done < step ? want - done : step;
+        memcpy((uint8_t *)out->owned + done, (const uint8_t *)raw.data + done, n);
+        done += n;
+        ir_source_release_around(raw.data);
+      }
       out->data = out->owned;
-      /* The copy is the tensor now: a converter's source mapping gives the pages back. */
-      ir_source_release(raw.data, want);
     }
     return TOD_OK;
   }

@@ -550,15 +550,23 @@ static int param_like(ad_ctx *c, const char *prefix, int w, float fill) {
   ir_tensor l = *AD_T(c, w);
   int64_t n = ir_tensor_numel(&l);
   if (n < 0) return ad_fail(c, TOD_NOT_SUPPORT, "training: weight %s has an unknown shape", l.name);
+  if (c->st) return -1;
+  /* The buffer becomes the tensor's own, not a copy: an optimizer state of zeros then stays
+   * calloc's untouched pages until the writer reads it (a model's size of zeros never resident). */
   float *v = calloc((size_t)(n ? n : 1), sizeof(float));
   if (!v) return oom(c);
   for (int64_t i = 0; i < n && fill != 0; i++) v[i] = fill;
-  int t = ad_const_f32(c, name, v, l.ndim, l.dims);
-  free(v);
-  if (t >= 0) {
-    AD_T(c, t)->kind = IR_TENSOR_PARAM;
-    AD_T(c, t)->format = l.format;
+  int t = ir_add_tensor(c->g, name);
+  if (t < 0 || ad_grow(c) != TOD_OK) {
+    free(v);
+    return oom(c);
   }
+  ir_tensor *x = AD_T(c, t);
+  x->dtype = IR_DT_FLOAT32;
+  ir_tensor_set_shape(x, l.ndim, l.dims);
+  ir_tensor_set_data_owned(x, v, sizeof(float) * (size_t)(l.ndim == 0 ? 1 : n));
+  x->kind = IR_TENSOR_PARAM;
+  x->format = l.format;
   return t;
 }
 

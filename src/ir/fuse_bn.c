@@ -57,18 +57,21 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
   if (!gamma || !beta || !mean || !var || (p->n_in > 2 && p->in[2] >= 0 && !bias)) return 0;
   if ((size_t)(O * outer * inner) * sizeof(float) > w->nbytes) return 0;
   double eps = ir_attr_float(bn, "epsilon", 1e-4);
-  float *nw = malloc(sizeof(float) * (size_t)(O * outer * inner));
+  /* A weight the graph owns (copied at import) and only this node reads is scaled in place:
+   * a second buffer would hold the largest weight twice at the peak. */
+  const int in_place = w->owned != NULL && ir_use_count(g, wt) == 1;
+  float *nw = in_place ? w->owned : ir_weights_malloc(sizeof(float) * (size_t)(O * outer * inner));
   float *nb = malloc(sizeof(float) * (size_t)O);
   if (!nw || !nb) {
-    free(nw);
+    if (!in_place) free(nw);
     free(nb);
     *st = TOD_MEMORY_FAILED;
     return 0;
   }
   const float *wd = w->data;
   /* [O][inner] weights are read front to back: a converter's source mapping gives the pages
-   * already read back every MB, so the largest weight is not held twice while it is folded
-   * (a later reader re-reads them from the file). */
+   * already read back as it goes (IR_SOURCE_RELEASE_STEP), so the largest weight is not held
+   * twice while it is folded (a later reader re-reads them from the file). */
   const int sequential = outer == 1, borrowed = !w->owned;
   size_t released = 0;
   for (int64_t o = 0; o < O; o++) {
@@ -81,8 +84,8 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
     double b = bias ? load_f32(bias, o) : 0.0;
     nb[o] = (float)((b - load_f32(mean, o)) * s + load_f32(beta, o));
     const size_t done = (size_t)((o + 1) * inner) * sizeof(float);
-    if (sequential && borrowed && done - released >= ((size_t)1 << 20)) {
-      ir_source_release(wd, done);
+    if (sequential && borrowed && done - released >= IR_SOURCE_RELEASE_STEP) {
+      ir_source_release_around(wd);
       released = done;
     }
   }
@@ -93,13 +96,18 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
   snprintf(name, sizeof name, "%s_bias_bnfold", g->nodes[pi].name);
   int nbt = nwt >= 0 ? ir_add_tensor(g, name) : -1;
   if (nbt < 0) {
-    free(nw);
+    if (!in_place) free(nw);
     free(nb);
     *st = TOD_MEMORY_FAILED;
     return 0;
   }
   ir_tensor *tw = &g->tensors[nwt], *tb = &g->tensors[nbt];
-  const ir_tensor *ow = &g->tensors[wt];
+  ir_tensor *ow = &g->tensors[wt];
+  if (in_place) { /* the buffer moves to the folded tensor */
+    ow->owned = NULL;
+    ow->data = NULL;
+    ow->nbytes = 0;
+  }
   tw->dtype = IR_DT_FLOAT32;
   ir_tensor_set_shape(tw, ow->ndim, ow->dims);
   tw->format = ow->format;

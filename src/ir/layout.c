@@ -149,7 +149,7 @@ static int permute_weight(lctx *c, int t) {
     c->nhwc_of[t] = t;
     return t;
   }
-  uint8_t *buf = malloc((size_t)(numel ? numel : 1) * es);
+  uint8_t *buf = ir_weights_malloc((size_t)numel * es);
   if (!buf) return -1;
   const uint8_t *in = w->data;
   if (es == 4) {
@@ -165,10 +165,10 @@ static int permute_weight(lctx *c, int t) {
             memcpy(&v, in + (size_t)(((o * I + i) * H + h) * W + x) * 4, 4);
             dst[((o * H + h) * W + x) * I + i] = v;
           }
-      /* Borrowed source: a converter's mapping gives the pages read so far back every MB. */
+      /* Borrowed source: a converter's mapping gives the pages read so far back as it goes. */
       const size_t done = (size_t)((o + 1) * I * H * W) * 4;
-      if (done - released >= ((size_t)1 << 20)) {
-        ir_source_release(in, done);
+      if (done - released >= IR_SOURCE_RELEASE_STEP) {
+        ir_source_release_around(in);
         released = done;
       }
     }

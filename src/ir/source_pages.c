@@ -6,6 +6,7 @@
 #include <pthread.h>
 #endif
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -59,4 +60,31 @@ void ir_source_release(const void *data, size_t nbytes) {
       break;
     }
   UNLOCK();
+}
+
+void ir_source_release_around(const void *p) {
+  const long ps = sysconf(_SC_PAGESIZE);
+  const uintptr_t a = (uintptr_t)p, page = (uintptr_t)(ps > 0 ? ps : 4096);
+  LOCK();
+  for (int i = 0; i < MAX_SOURCES; i++)
+    if (g_sources[i].base && a >= g_sources[i].base && a < g_sources[i].base + g_sources[i].size) {
+      const uintptr_t lo = (g_sources[i].base + page - 1) / page * page;
+      const uintptr_t hi = (g_sources[i].base + g_sources[i].size) / page * page;
+      if (lo < hi) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+      break;
+    }
+  UNLOCK();
+}
+
+void *ir_weights_malloc(size_t nbytes) {
+  void *p = malloc(nbytes ? nbytes : 1);
+#ifdef MADV_HUGEPAGE
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  /* From two huge pages up: glibc serves such blocks with their own fresh mapping. */
+  if (p && nbytes >= 2 * huge) {
+    const uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + nbytes) & ~(huge - 1);
+    if (lo < hi) madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice: a failure changes nothing */
+  }
+#endif
+  return p;
 }
