@@ -165,7 +165,7 @@ static int peak_main(double secs) {
   const size_t n = 1024;
   const gemm_config *cfg = gemm_config_get(n);
   float *a = malloc(n * n * 4), *b = malloc(n * n * 4), *c = malloc(n * n * 4);
-  float *packed = malloc(gemm_packed_size(cfg, n, n) * 4);
+  float *packed = gemm_alloc_packed(gemm_packed_size(cfg, n, n)); /* as the runtime's */
   if (!a || !b || !c || !packed) return 1;
   for (size_t i = 0; i < n * n; i++) a[i] = (float)(i % 13) * 0.01f, b[i] = (float)(i % 7) * 0.01f;
   gemm_pack_b(cfg, n, n, b, n, 0, NULL, packed);

@@ -150,6 +150,34 @@ static void check_packed_a_case(const gemm_config *cfg, const gemm_packa_config 
   free(packed);
 }
 
+/* pa's panel packer against the portable gemm_pack_a, value for value: every row count, column
+ * counts around its 16-column blocks, rows 4 KB apart and not. The buffer past the panel must
+ * keep its sentinels. */
+static void check_pack_a(const gemm_packa_config *pa) {
+  const size_t mr = (size_t)pa->mr, kcs[] = {1, 7, 15, 16, 17, 33, 64, 255, 256};
+  for (size_t ki = 0; ki < sizeof kcs / sizeof *kcs; ki++)
+    for (size_t rows = 1; rows <= mr; rows++)
+      for (int stride = 0; stride < 2; stride++) {
+        const size_t kc = kcs[ki], lda = stride ? 1024 : kc + 3, total = mr * kc + 16;
+        float *a = malloc(mr * lda * sizeof(float));
+        float *got = malloc(total * sizeof(float)), *want = malloc(total * sizeof(float));
+        for (size_t i = 0; i < mr * lda; i++) a[i] = frand();
+        for (size_t i = 0; i < total; i++) got[i] = want[i] = 555.0f;
+        gemm_pack_a(mr, rows, kc, a, lda, want);
+        pa->pack(mr, rows, kc, a, lda, got);
+        for (size_t i = 0; i < total; i++)
+          if (got[i] != want[i]) {
+            fprintf(stderr, "FAIL %s pack rows=%zu kc=%zu lda=%zu: [%zu] = %g want %g\n",
+                    pa->name, rows, kc, lda, i, got[i], want[i]);
+            failures++;
+            break;
+          }
+        free(a);
+        free(got);
+        free(want);
+      }
+}
+
 /* Every packed-A kernel the CPU supports, against the double reference through
  * gemm_compute_packed_a; returns how many were tested. */
 static int check_packed_a_kernels(void) {
@@ -170,6 +198,7 @@ static int check_packed_a_kernels(void) {
       failures++;
       continue;
     }
+    check_pack_a(pa);
     const size_t mr = (size_t)pa->mr, nr = (size_t)pa->nr;
     const size_t ms[] = {1, mr - 1, mr, mr + 1, 2 * mr + 3, 50};
     const size_t ns[] = {1, 17, nr, nr + 5, 3 * nr + 7, 1024 + nr + 3};
@@ -194,6 +223,60 @@ static int check_packed_a_kernels(void) {
     tested++;
   }
   return tested;
+}
+
+/* cfg's segmented-K kernel (implicit-GEMM convolutions) against a double reference: K runs of
+ * overlapping rows (a stride shorter than a run, as a stem convolution's pixels), every row
+ * count, partial column panels, clamps. Outside the mr x nc tile C keeps its sentinels. */
+static void check_seg(const gemm_config *cfg) {
+  const size_t MR = (size_t)cfg->mr, NR = (size_t)cfg->nr, ldc = NR + 3;
+  const size_t segs[] = {1, 3, 7}, kcs[] = {1, 5, 21, 64};
+  int cases = 0;
+  for (size_t si = 0; si < 3; si++)
+    for (size_t ki = 0; ki < 4; ki++)
+      for (size_t mr = 1; mr <= MR; mr++) {
+        const size_t nseg = segs[si], kc = kcs[ki], nc = (mr % 3 == 0) ? NR : (mr % 3 == 1 ? 1 : NR - 5);
+        const size_t a_stride = kc > 6 ? 6 : kc + 1, seg_stride = MR * a_stride + kc + 11;
+        const size_t k = nseg * kc, na = nseg * seg_stride + MR * a_stride + kc;
+        float *a = malloc(na * sizeof(float)), *b = malloc(k * NR * sizeof(float));
+        float *bias = malloc(NR * sizeof(float)), *c = malloc((MR + 1) * ldc * sizeof(float));
+        float *packed = malloc(gemm_packed_size(cfg, k, NR) * sizeof(float));
+        for (size_t i = 0; i < na; i++) a[i] = frand();
+        for (size_t i = 0; i < k * NR; i++) b[i] = frand();
+        for (size_t i = 0; i < NR; i++) bias[i] = frand();
+        for (size_t i = 0; i < (MR + 1) * ldc; i++) c[i] = 777.0f;
+        gemm_pack_b(cfg, k, NR, b, NR, 0, bias, packed);
+        const int v = (int)(si + ki + mr);
+        const gemm_minmax mm = {v % 3 == 0 ? 0.0f : -INFINITY, v % 3 == 1 ? 0.5f : INFINITY};
+        cfg->seg(mr, nc, nseg, kc, a, a_stride, seg_stride, packed, c, ldc, &mm);
+        for (size_t i = 0, bad = 0; i <= MR && !bad; i++)
+          for (size_t j = 0; j < ldc && !bad; j++) {
+            float want = 777.0f;
+            if (i < mr && j < nc) {
+              double acc = bias[j];
+              for (size_t sg = 0; sg < nseg; sg++)
+                for (size_t kk = 0; kk < kc; kk++)
+                  acc += (double)a[i * a_stride + sg * seg_stride + kk] * b[(sg * kc + kk) * NR + j];
+              if (acc < mm.min) acc = mm.min;
+              if (acc > mm.max) acc = mm.max;
+              want = (float)acc;
+            }
+            const float got = c[i * ldc + j], tol = 1e-5f * (float)(k + 1) + 1e-5f * fabsf(want);
+            if (!(fabsf(got - want) <= tol)) {
+              fprintf(stderr, "FAIL %s seg mr=%zu nc=%zu nseg=%zu kc=%zu: c[%zu,%zu]=%g want %g\n",
+                      cfg->name, mr, nc, nseg, kc, i, j, got, want);
+              bad = 1;
+              failures++;
+            }
+          }
+        free(a);
+        free(b);
+        free(bias);
+        free(c);
+        free(packed);
+        cases++;
+      }
+  printf("%s segmented: %d cases\n", cfg->name, cases);
 }
 
 static void count_fn(void *ctx, int begin, int end, int thread_id) {
@@ -246,6 +329,7 @@ int main(void) {
     }
     tested++;
     check_accumulate(cfg);
+    if (cfg->seg) check_seg(cfg);
     const gemm_ukernel_fn row_kernel = gemm_row_ukernel_for(cfg);
     if (row_kernel) { /* the one-row kernel gemm_compute runs when m == 1 (cases below) */
       gemm_config row = *cfg;

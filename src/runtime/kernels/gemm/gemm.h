@@ -25,11 +25,20 @@ typedef void (*gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a,
                                 const float *w, float *c, size_t c_stride, const gemm_minmax *p,
                                 int accumulate);
 
+/* Segmented-K micro-kernel (implicit GEMM): K is nseg runs of kc values, run s of row i at
+ * a + i * a_stride + s * seg_stride; w as for the in-place kernel (NR bias values, then
+ * nseg * kc packed rows). Computes the mr x nc tile from the bias, clamped to p. */
+typedef void (*gemm_seg_ukernel_fn)(size_t mr, size_t nc, size_t nseg, size_t kc,
+                                    const float *a, size_t a_stride, size_t seg_stride,
+                                    const float *w, float *c, size_t c_stride,
+                                    const gemm_minmax *p);
+
 typedef struct {
   const char *name;
   int isa; /* TOD_ISA_* */
   int mr, nr;
   gemm_ukernel_fn ukernel;
+  gemm_seg_ukernel_fn seg; /* same MR, NR and B packing as ukernel, or NULL */
 } gemm_config;
 
 /* Micro-kernels, one per file (ref.c, avx2.c, avx512.c, avx512_8x16.c, neon.c,
@@ -46,6 +55,13 @@ void gemm_ukernel_8x32__avx512f(size_t mr, size_t nc, size_t kc, const float *a,
 void gemm_ukernel_8x16__avx512f(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                                 const float *w, float *c, size_t c_stride, const gemm_minmax *p,
                                 int accumulate);
+void gemm_seg_ukernel_4x8__scalar(size_t mr, size_t nc, size_t nseg, size_t kc, const float *a,
+                                  size_t a_stride, size_t seg_stride, const float *w, float *c,
+                                  size_t c_stride, const gemm_minmax *p);
+void gemm_seg_ukernel_8x32__avx512f(size_t mr, size_t nc, size_t nseg, size_t kc,
+                                    const float *a, size_t a_stride, size_t seg_stride,
+                                    const float *w, float *c, size_t c_stride,
+                                    const gemm_minmax *p);
 /* 32-bit Arm NEON (vmla, unfused). */
 void gemm_ukernel_4x8__neon(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                             const float *w, float *c, size_t c_stride, const gemm_minmax *p,
@@ -63,11 +79,17 @@ typedef void (*gemm_packa_ukernel_fn)(size_t mr, size_t nc, size_t kc, const flo
                                       const float *w, float *c, size_t c_stride,
                                       const gemm_minmax *p, int accumulate);
 
+/* Packs rows [0, rows) (1 <= rows <= mr), columns [0, kc) of A (row stride lda) as [kc][mr];
+ * rows past `rows` repeat the last one. */
+typedef void (*gemm_pack_a_fn)(size_t mr, size_t rows, size_t kc, const float *a, size_t lda,
+                               float *dst);
+
 typedef struct {
   const char *name;
   int isa; /* TOD_ISA_* */
   int mr, nr;
   gemm_packa_ukernel_fn ukernel;
+  gemm_pack_a_fn pack; /* the panel packer the driver runs for this kernel */
 } gemm_packa_config;
 
 void gemm_packa_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *a_packed,
@@ -76,6 +98,9 @@ void gemm_packa_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const float
 void gemm_packa_ukernel_14x32__avx512f(size_t mr, size_t nc, size_t kc, const float *a_packed,
                                        const float *w, float *c, size_t c_stride,
                                        const gemm_minmax *p, int accumulate);
+/* AVX-512 packer of 14-row panels (16x16 register transposes); other mr: gemm_pack_a. */
+void gemm_pack_a_14__avx512f(size_t mr, size_t rows, size_t kc, const float *a, size_t lda,
+                             float *dst);
 
 /* One-row kernels (in-place signature, mr == 1): GEMV at batch 1, where an MR-row kernel
  * would compute MR copies of the row. */
@@ -89,8 +114,7 @@ gemm_ukernel_fn gemm_row_ukernel_for(const gemm_config *cfg);
 const gemm_packa_config *gemm_packa_config_list(int *count);
 /* The packed-A kernel that shares cfg's B packing (same ISA and NR), or NULL. */
 const gemm_packa_config *gemm_packa_for(const gemm_config *cfg);
-/* Packs rows [0, rows) (rows <= mr), columns [0, kc) of A (row stride lda) as [kc][mr];
- * rows past `rows` repeat the last one. */
+/* The portable packer (a gemm_pack_a_fn): the reference the SIMD packers are tested against. */
 void gemm_pack_a(size_t mr, size_t rows, size_t kc, const float *a, size_t lda, float *dst);
 /* As gemm_compute, through pa (pa->nr == cfg->nr): A is packed panel by panel on the stack. */
 void gemm_compute_packed_a(const gemm_config *cfg, const gemm_packa_config *pa, size_t m,
@@ -107,6 +131,10 @@ const gemm_config *gemm_config_get(size_t n);
 
 /* Floats needed to pack a k x n B for cfg. */
 size_t gemm_packed_size(const gemm_config *cfg, size_t k, size_t n);
+/* A buffer of `floats` floats for packed B, 64-byte aligned so that no B vector load of a
+ * micro-kernel splits a cache line (malloc's 16-byte alignment splits every other one).
+ * The caller owns it and releases it with free(); NULL when out of memory. */
+float *gemm_alloc_packed(size_t floats);
 /* Packs B into dst. b_trans == 0: b is [k, n] with row stride ldb; b_trans != 0: b is [n, k]
  * (e.g. KHWC conv weights, transpose_b matmul) with row stride ldb. bias may be NULL (zeros). */
 void gemm_pack_b(const gemm_config *cfg, size_t k, size_t n, const float *b, size_t ldb,

@@ -4,10 +4,12 @@
 #include "runtime/kernels/gemm/gemm.h"
 
 static const gemm_config g_configs[] = {
-  [TOD_ISA_SCALAR] = {"4x8__scalar", TOD_ISA_SCALAR, 4, 8, gemm_ukernel_4x8__scalar},
+  [TOD_ISA_SCALAR] = {"4x8__scalar", TOD_ISA_SCALAR, 4, 8, gemm_ukernel_4x8__scalar,
+                      gemm_seg_ukernel_4x8__scalar},
 #if defined(__x86_64__) || defined(__i386__)
   [TOD_ISA_AVX2] = {"6x16__avx2_fma", TOD_ISA_AVX2, 6, 16, gemm_ukernel_6x16__avx2_fma},
-  [TOD_ISA_AVX512] = {"8x32__avx512f", TOD_ISA_AVX512, 8, 32, gemm_ukernel_8x32__avx512f},
+  [TOD_ISA_AVX512] = {"8x32__avx512f", TOD_ISA_AVX512, 8, 32, gemm_ukernel_8x32__avx512f,
+                      gemm_seg_ukernel_8x32__avx512f},
   /* Beyond the per-ISA entries: narrow variants, chosen by gemm_config_get for small n. */
   {"8x16__avx512f", TOD_ISA_AVX512, 8, 16, gemm_ukernel_8x16__avx512f},
 #elif defined(__aarch64__)
@@ -44,9 +46,10 @@ const gemm_config *gemm_config_get(size_t n) {
 
 /* Packed-A kernels; each shares the B packing of the in-place kernel with its ISA and NR. */
 static const gemm_packa_config g_packa_configs[] = {
-  {"4x8__scalar_packa", TOD_ISA_SCALAR, 4, 8, gemm_packa_ukernel_4x8__scalar},
+  {"4x8__scalar_packa", TOD_ISA_SCALAR, 4, 8, gemm_packa_ukernel_4x8__scalar, gemm_pack_a},
 #if defined(__x86_64__) || defined(__i386__)
-  {"14x32__avx512f_packa", TOD_ISA_AVX512, 14, 32, gemm_packa_ukernel_14x32__avx512f},
+  {"14x32__avx512f_packa", TOD_ISA_AVX512, 14, 32, gemm_packa_ukernel_14x32__avx512f,
+   gemm_pack_a_14__avx512f},
 #endif
 };
 

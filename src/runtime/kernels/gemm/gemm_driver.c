@@ -1,4 +1,6 @@
 /* GEMM driver: B packing, cache blocking and the parallel split. See gemm.h. */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -7,6 +9,12 @@
 size_t gemm_packed_size(const gemm_config *cfg, size_t k, size_t n) {
   const size_t nr = (size_t)cfg->nr, panels = (n + nr - 1) / nr;
   return panels * (nr + k * nr);
+}
+
+float *gemm_alloc_packed(size_t floats) {
+  if (floats > (SIZE_MAX - 64) / sizeof(float)) return NULL;
+  const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+  return aligned_alloc(64, bytes ? bytes : 64);
 }
 
 void gemm_pack_b(const gemm_config *cfg, size_t k, size_t n, const float *b, size_t ldb,
@@ -68,7 +76,7 @@ void gemm_compute_packed_a(const gemm_config *cfg, const gemm_packa_config *pa, 
       const size_t nb1 = n1 - nb < GEMM_NC_MAX ? n1 : nb + GEMM_NC_MAX;
       for (size_t i = 0; i < m; i += mr) {
         const size_t rows = m - i < mr ? m - i : mr;
-        gemm_pack_a(mr, rows, kc, a + i * lda + kb, lda, apanel);
+        pa->pack(mr, rows, kc, a + i * lda + kb, lda, apanel);
         for (size_t col = nb; col < nb1; col += nr) {
           const float *w = packed + (col / nr) * panel + kb * nr;
           const size_t nc = nb1 - col < nr ? nb1 - col : nr;
