@@ -198,6 +198,10 @@ def test_conv_grad_matches_torch():
     conv_case(32, 6, 14, 14, 16, 5, mode=VALID, fmt=0, threads=2, stride4=True)
     # many output pixels (several tiles per thread)
     conv_case(4, 3, 40, 40, 8, 3, pad=(1, 1, 1, 1), threads=4)
+    # few output channels, x stride 1 (pixconv filter gradient): LeNet conv1, tails, one image
+    conv_case(32, 1, 28, 28, 6, 5, pad=(2, 2, 2, 2), threads=2, fd=True)
+    conv_case(3, 2, 9, 37, 3, (3, 4), pad=(1, 2, 0, 3), threads=3)
+    conv_case(1, 1, 12, 20, 8, 3, pad=(1, 1, 1, 1), threads=2)
 
 
 def test_conv_grad_rejects_bad_shapes():
@@ -245,6 +249,10 @@ def test_pool_grad_matches_torch():
         pool_case(is_max, 1, 3, 8, 8, 3, 1, SAME)
         pool_case(is_max, 2, 4, 7, 7, 2, 2, SAME, threads=2)     # odd pad at the end
     pool_case(1, 32, 16, 10, 10, 2, 2, VALID, threads=2)         # LeNet
+    # non-overlapping max windows (row kernel): LeNet's first pool, uncovered edges, gaps
+    pool_case(1, 32, 6, 28, 28, 2, 2, VALID, threads=2)
+    pool_case(1, 2, 6, 9, 9, 2, 2, VALID, threads=2)
+    pool_case(1, 2, 17, 11, 11, 2, 3, VALID, threads=3)
 
 
 # ---- activations, bias ---------------------------------------------------------------------
@@ -295,6 +303,11 @@ def test_bias_ops():
     tall = randn(5000, 7)  # many row blocks split over the threads, channel tails
     (db,), _, _ = run("BiasAddGrad", [tall], threads=2)
     check("BiasAddGrad tall", db, tall.astype(np.float64).sum(0))
+    # channel counts dividing 48 sum flat runs: LeNet's conv1 dy, row tails, 1 and 3 channels
+    for shape, threads in (((32, 28, 28, 6), 2), ((37, 16), 1), ((4001, 3), 3), ((999, 1), 2)):
+        g = randn(*shape)
+        (db,), _, _ = run("BiasAddGrad", [g], threads=threads)
+        check(f"BiasAddGrad flat {shape}", db, g.astype(np.float64).reshape(-1, shape[-1]).sum(0))
 
 
 # ---- losses --------------------------------------------------------------------------------

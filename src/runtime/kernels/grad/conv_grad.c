@@ -28,6 +28,7 @@
 #endif
 
 #include "runtime/kernels/common/kutil.h"
+#include "runtime/kernels/conv2d/pixconv.h"
 #include "runtime/kernels/gemm/gemm.h"
 #include "runtime/kernels/grad/dwconv_grad.h"
 #include "runtime/kernels/grad/gemm_tn.h"
@@ -36,6 +37,8 @@
 #define TILE_BYTES (1024 * 1024)
 /* Filter gradient: bytes of one tile's dy and col rows, read by every micro-kernel tile. */
 #define FILTER_TILE_BYTES (128 * 1024)
+/* Most output channels for which the filter gradient takes pixconv rather than the GEMM. */
+#define PIX_FILTER_MAX_COUT 8
 /* Bound on the per-thread private dW copies of the filter gradient. */
 #define ACC_BYTES_MAX ((size_t)64 << 20)
 
@@ -47,10 +50,13 @@ typedef struct {
   int n, ih, iw, cin, oh, ow, cout, kh, kw, ig, og, kg, pt, pl, depthwise, direct_1x1;
   int swap; /* filter grad, one group: dW^T [kg, cout] = col^T dy fills the vector lanes better */
   int padded; /* filter grad by padded input rows (no im2col); ihp x iwp image per slot */
+  int pix;    /* filter grad by pixconv (few output channels): planar padded image and dy */
+  int wrap;   /* padded, stride 1: one GEMM per ky over all rows, dy padded to the row width */
   size_t ihp, iwp;
   const gemm_config *gemm;
   const dwconv_grad_config *dwk;
   const gemm_tn_config *tn;
+  const pixconv_filter_config *pixf;
   size_t rows, m_tiles, slots, slot_floats, packed_group;
   size_t acc_off; /* filter grad: offset of the private dW inside a slot */
 } cg_state;
@@ -86,6 +92,7 @@ static tod_status cg_create(kernel *k, const ir_graph *g, const ir_node *n, int 
   s->is_input = is_input;
   s->dwk = dwconv_grad_config_get();
   s->tn = gemm_tn_config_get();
+  s->pixf = is_input ? NULL : pixconv_filter_config_get();
   if (n->n_in < 2 || n->n_out < 1 || n->in[0] < 0 || n->in[1] < 0)
     return kfail(k, TOD_INPUT_TENSOR_ERROR, "needs dy and %s", is_input ? "w" : "x");
   for (int i = 0; i < 2; i++)
@@ -208,7 +215,8 @@ static tod_status cg_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
     s->rows = rows;
     s->gemm = gemm_config_get(kg);
     s->packed_group = gemm_packed_size(s->gemm, (size_t)s->og, kg);
-    s->slot_floats = (rows * kg + 15) / 16 * 16;
+    /* + 8: col2im_gather reads 8 channels at a time past a tap's last (unused lanes) */
+    s->slot_floats = (rows * kg + 8 + 15) / 16 * 16;
     *scratch = (s->slots * s->slot_floats + s->packed_group * (size_t)s->group) * sizeof(float);
     return TOD_OK;
   }
@@ -241,16 +249,44 @@ static tod_status cg_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
   if (s->iwp < (size_t)s->iw + s->pl) s->iwp = (size_t)s->iw + s->pl;
   s->padded = s->group == 1 && s->dw == 1 && !s->direct_1x1 &&
               s->ihp * s->iwp * (size_t)s->cin * sizeof(float) <= ((size_t)4 << 20);
+  /* Few output channels, stride 1 along x, no dilation: pixconv (pixconv.h) with the pixels
+   * in the lanes, where the GEMM would fill only cout of its vector's lanes. Tasks are
+   * images; a slot holds the planar padded image, dy planar ([oy][o][ox]) and dW^T. */
+  s->pix = s->pixf && s->padded && s->sw == 1 && s->dh == 1 && s->cout <= PIX_FILTER_MAX_COUT &&
+           s->ow >= 8 && s->kh <= 64 && s->kw <= 64;
+  if (s->pix) {
+    s->padded = 0;
+    s->iwp = (size_t)s->ow + (size_t)s->kw - 1;
+    s->ihp = (size_t)(s->oh - 1) * s->sh + (size_t)s->kh;
+    s->slots = gemm_scratch_slots();
+    if (s->slots > (size_t)s->n) s->slots = (size_t)s->n;
+    while (s->slots > 1 && s->slots * wsize * sizeof(float) > ACC_BYTES_MAX) s->slots--;
+    s->acc_off = (s->ihp * s->iwp * (size_t)s->cin + 15) / 16 * 16 + (m / (size_t)s->n * cout + 15) / 16 * 16;
+    s->slot_floats = (s->acc_off + wsize + 15) / 16 * 16;
+    *scratch = s->slots * s->slot_floats * sizeof(float);
+    return TOD_OK;
+  }
   if (s->padded) {
     const size_t run = (size_t)s->kw * s->cin;
     s->swap = run * ((cout + nr - 1) / nr) < cout * ((run + nr - 1) / nr);
     s->slots = gemm_scratch_slots();
     if (s->slots > (size_t)s->n) s->slots = (size_t)s->n;
     while (s->slots > 1 && s->slots * wsize * sizeof(float) > ACC_BYTES_MAX) s->slots--;
+    /* Stride 1: output pixel (oy, ox) reads padded pixel (oy + ky) * iwp + ox + kx, so over
+     * "virtual" pixels p = oy * iwp + ox (ox < iwp) the B rows of kernel row ky are one run
+     * cin apart, and one GEMM per ky covers the image (LeNet's 10x10 output: K = 140, not 10
+     * GEMMs of K = 10, whose accumulator loads and stores cost more than their FMAs). dy is
+     * copied with zeros at ox >= ow; those columns read past the rows (and past the image by
+     * (kw - 1) * cin zeroed floats) but add 0. */
+    s->wrap = s->sh == 1 && s->sw == 1 && s->dh == 1 && s->iwp <= 2 * (size_t)s->ow;
   }
-  /* col [rows*kg] (none for 1x1) or the padded image | acc [cout*kg] ([kg][cout] swapped) */
+  /* col [rows*kg] (none for 1x1) or the padded image (wrap: + slack, then dy padded) |
+   * acc [cout*kg] ([kg][cout] swapped) */
   s->acc_off = s->padded ? (s->ihp * s->iwp * (size_t)s->cin + 15) / 16 * 16
                : s->direct_1x1 ? 0 : (rows * kg + 15) / 16 * 16;
+  if (s->padded && s->wrap)
+    s->acc_off = (s->ihp * s->iwp * (size_t)s->cin + (size_t)(s->kw - 1) * s->cin + 15) / 16 * 16 +
+                 ((size_t)s->oh * s->iwp * cout + 15) / 16 * 16;
   s->slot_floats = s->acc_off + wsize;
   s->slot_floats = (s->slot_floats + 15) / 16 * 16;
   *scratch = s->slots * s->slot_floats * sizeof(float);
@@ -398,6 +434,25 @@ static void filter_padded_tasks(void *ctx, size_t slot, size_t begin, size_t end
       memcpy(d + left, xb + iy * body, body * sizeof(float));
       memset(d + left + body, 0, (prow - left - body) * sizeof(float));
     }
+    if (s->wrap) {
+      const size_t slack = (size_t)(s->kw - 1) * cin, K = (size_t)s->oh * s->iwp;
+      float *dyp = xp + (s->ihp * prow + slack + 15) / 16 * 16;
+      memset(xp + s->ihp * prow, 0, slack * sizeof(float));
+      const float *dyb = c->dy + b * (size_t)s->oh * ow * cout;
+      for (size_t oy = 0; oy < (size_t)s->oh; oy++) {
+        memcpy(dyp + oy * s->iwp * cout, dyb + oy * ow * cout, ow * cout * sizeof(float));
+        memset(dyp + (oy * s->iwp + ow) * cout, 0, (s->iwp - ow) * cout * sizeof(float));
+      }
+      for (int ky = 0; ky < s->kh; ky++) {
+        const float *xr = xp + (size_t)ky * prow;
+        if (s->swap)
+          gemm_tn_accumulate(s->tn, run, cout, K, xr, cin, dyp, cout,
+                             acc + (size_t)ky * run * cout, cout);
+        else
+          gemm_tn_accumulate(s->tn, cout, run, K, dyp, cout, xr, cin, acc + (size_t)ky * run, kg);
+      }
+      continue;
+    }
     for (int oy = 0; oy < s->oh; oy++) {
       const float *dy = c->dy + (b * (size_t)s->oh + (size_t)oy) * ow * cout;
       for (int ky = 0; ky < s->kh; ky++) {
@@ -410,6 +465,67 @@ static void filter_padded_tasks(void *ctx, size_t slot, size_t begin, size_t end
                              acc + (size_t)ky * run, kg);
       }
     }
+  }
+}
+
+/* dst [cols][rows] = src [rows][cols] for few columns (a row of dy: [ow][cout] -> [cout][ow]).
+ * SSE2: 4x4 blocks; a last column block overlapping the one before it rewrites equal values. */
+static void transpose_rows(const float *src, size_t rows, size_t cols, float *dst) {
+  size_t r = 0;
+#if defined(__SSE2__)
+  if (cols >= 4)
+    for (; r + 4 <= rows; r += 4)
+      for (size_t c0 = 0; c0 < cols; c0 += 4) {
+        const size_t c = c0 + 4 <= cols ? c0 : cols - 4;
+        __m128 a = _mm_loadu_ps(src + r * cols + c), b = _mm_loadu_ps(src + (r + 1) * cols + c);
+        __m128 e = _mm_loadu_ps(src + (r + 2) * cols + c), f = _mm_loadu_ps(src + (r + 3) * cols + c);
+        _MM_TRANSPOSE4_PS(a, b, e, f);
+        _mm_storeu_ps(dst + c * rows + r, a);
+        _mm_storeu_ps(dst + (c + 1) * rows + r, b);
+        _mm_storeu_ps(dst + (c + 2) * rows + r, e);
+        _mm_storeu_ps(dst + (c + 3) * rows + r, f);
+      }
+#endif
+  for (; r < rows; r++)
+    for (size_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+/* Filter gradient by pixconv, tasks are images (see cg_setup): the image planar and padded
+ * ([c][y][x]) and dy planar ([oy][o][ox]), then one kernel call over all rows. */
+static void filter_pix_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const cg_ctx *c = ctx;
+  const cg_state *s = c->s;
+  const size_t cin = (size_t)s->cin, cout = (size_t)s->cout, iw = (size_t)s->iw;
+  const size_t oh = (size_t)s->oh, ow = (size_t)s->ow, iwp = s->iwp, cstride = s->ihp * iwp;
+  float *xp = c->scratch + slot * s->slot_floats;
+  float *dyt = xp + (s->ihp * iwp * cin + 15) / 16 * 16;
+  float *acc = xp + s->acc_off;
+  const size_t x0 = (size_t)s->pl < iwp ? (size_t)s->pl : iwp;
+  const size_t x1 = iw + (size_t)s->pl < iwp ? iw + (size_t)s->pl : iwp;
+  for (size_t b = begin; b < end; b++) {
+    const float *xb = c->x + b * (size_t)s->ih * iw * cin;
+    for (size_t y = 0; y < s->ihp; y++) {
+      const long iy = (long)y - s->pt;
+      float *d = xp + y * iwp;
+      if (iy < 0 || iy >= s->ih) {
+        for (size_t ci = 0; ci < cin; ci++) memset(d + ci * cstride, 0, iwp * sizeof(float));
+        continue;
+      }
+      const float *src = xb + (size_t)iy * iw * cin;
+      for (size_t ci = 0; ci < cin; ci++) {
+        memset(d + ci * cstride, 0, x0 * sizeof(float));
+        memset(d + ci * cstride + x1, 0, (iwp - x1) * sizeof(float));
+      }
+      if (cin == 1) memcpy(d + x0, src, (x1 - x0) * sizeof(float));
+      else
+        for (size_t xx = x0; xx < x1; xx++)
+          for (size_t ci = 0; ci < cin; ci++) d[ci * cstride + xx] = src[(xx - (size_t)s->pl) * cin + ci];
+    }
+    const float *dyb = c->dy + b * oh * ow * cout;
+    for (size_t oy = 0; oy < oh; oy++)
+      transpose_rows(dyb + oy * ow * cout, ow, cout, dyt + oy * cout * ow);
+    s->pixf->filter(oh, ow, cin, (size_t)s->kh, (size_t)s->kw, cout, xp, (size_t)s->sh * iwp, iwp,
+                    cstride, dyt, cout * ow, ow, acc);
   }
 }
 
@@ -466,7 +582,8 @@ static tod_status filter_run(kernel *k, const tod_view *in, int n_in, tod_view *
   const cg_state *s = k->state;
   cg_ctx c = {s, in[0].data, in[1].data, NULL, out[0].data, scratch, NULL};
   const size_t wsize = (size_t)s->cout * s->kg;
-  reduce_ctx r = {s, NULL, out[0].data, s->slots, s->slot_floats, wsize, s->depthwise || s->swap};
+  reduce_ctx r = {s, NULL, out[0].data, s->slots, s->slot_floats, wsize,
+                  s->depthwise || s->swap || s->pix};
   if (s->depthwise) {
     float *zero = (float *)scratch + s->slots * s->slot_floats;
     memset(scratch, 0, (s->slots * s->slot_floats + (size_t)s->cout) * sizeof(float));
@@ -477,7 +594,9 @@ static tod_status filter_run(kernel *k, const tod_view *in, int n_in, tod_view *
     const size_t acc_off = s->acc_off;
     for (size_t sl = 0; sl < s->slots; sl++)
       memset((float *)scratch + sl * s->slot_floats + acc_off, 0, wsize * sizeof(float));
-    if (s->padded)
+    if (s->pix)
+      gemm_run_slots(tp, s->slots, (size_t)s->n, filter_pix_tasks, &c);
+    else if (s->padded)
       gemm_run_slots(tp, s->slots, (size_t)s->n, filter_padded_tasks, &c);
     else
       gemm_run_slots(tp, s->slots, s->m_tiles, filter_tasks, &c);
@@ -516,6 +635,52 @@ static void col2im(const cg_state *s, const float *dcol, size_t p0, size_t rows,
   }
 }
 
+/* The whole image's dcol at once, one group, stride and dilation 1, short kernel-row runs
+ * (kw * C_in <= 64, LeNet's 30): each dx pixel sums the dcol values of the taps that cover it
+ * in registers and is stored once. A scatter (col2im) would
+ * add overlapping short runs into dx, each load waiting on the partly overlapping store just
+ * before it. Channels 8 at a time; the unused lanes of a partial block read past the tap
+ * (cg_setup leaves 8 floats of slack after dcol) and are never stored. */
+static void col2im_gather(const cg_state *s, const float *dcol, float *dx) {
+  const size_t cin = (size_t)s->cin, kg = (size_t)s->kg, ow = (size_t)s->ow;
+  const int kh = s->kh, kw = s->kw;
+  for (int iy = 0; iy < s->ih; iy++) {
+    /* taps ky with oy = iy + pt - ky in [0, oh) */
+    const int ky0 = iy + s->pt - s->oh + 1 > 0 ? iy + s->pt - s->oh + 1 : 0;
+    const int ky1 = iy + s->pt + 1 < kh ? iy + s->pt + 1 : kh;
+    for (int ix = 0; ix < s->iw; ix++) {
+      const int kx0 = ix + s->pl - s->ow + 1 > 0 ? ix + s->pl - s->ow + 1 : 0;
+      const int kx1 = ix + s->pl + 1 < kw ? ix + s->pl + 1 : kw;
+      float *d = dx + ((size_t)iy * s->iw + (size_t)ix) * cin;
+      for (size_t c0 = 0; c0 < cin; c0 += 8) {
+        const size_t n = cin - c0 < 8 ? cin - c0 : 8;
+        float sum[8] = {0};
+#if defined(__SSE2__)
+        __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps();
+#endif
+        for (int ky = ky0; ky < ky1; ky++) {
+          const size_t oy = (size_t)(iy + s->pt - ky);
+          for (int kx = kx0; kx < kx1; kx++) {
+            const size_t ox = (size_t)(ix + s->pl - kx);
+            const float *src = dcol + (oy * ow + ox) * kg + (size_t)(ky * kw + kx) * cin + c0;
+#if defined(__SSE2__)
+            a0 = _mm_add_ps(a0, _mm_loadu_ps(src));
+            a1 = _mm_add_ps(a1, _mm_loadu_ps(src + 4));
+#else
+            for (size_t i = 0; i < n; i++) sum[i] += src[i];
+#endif
+          }
+        }
+#if defined(__SSE2__)
+        _mm_storeu_ps(sum, a0);
+        _mm_storeu_ps(sum + 4, a1);
+#endif
+        for (size_t i = 0; i < n; i++) d[c0 + i] = sum[i];
+      }
+    }
+  }
+}
+
 /* Tasks are (image, group): disjoint channel ranges of disjoint images. */
 static void input_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const cg_ctx *c = ctx;
@@ -536,6 +701,12 @@ static void input_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
         /* Each dx pixel receives exactly one dcol row: write it in place. */
         gemm_compute(s->gemm, rows, 0, kg, kg, og, a, cout, packed, dx + p0 * cin + (size_t)g * ig,
                      cin, &mm_none);
+        continue;
+      }
+      if (rows == ohw && s->group == 1 && s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 &&
+          kg / (size_t)s->kh <= 64) { /* short kernel-row runs: where col2im stalls */
+        gemm_compute(s->gemm, rows, 0, kg, kg, og, a, cout, packed, dcol, kg, &mm_none);
+        col2im_gather(s, dcol, dx);
         continue;
       }
       if (p0 == 0)

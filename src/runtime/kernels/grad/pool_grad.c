@@ -7,7 +7,9 @@
  * dy goes to its first maximum (row-major scan), as MindSpore's and PyTorch's kernels do.
  * Average: dy spread evenly over the window's in-image elements (padding is not counted, as
  * in the forward AvgPoolFusion). Windows may overlap, so tasks are (image, channel block):
- * disjoint parts of dx. */
+ * disjoint parts of dx. Max pools whose windows do not overlap (stride >= window, no padding,
+ * e.g. 2x2 / 2) take a row micro-kernel (maxpool_grad.h) that writes each dx element once;
+ * tasks are then output rows. */
 #include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #endif
 
 #include "runtime/kernels/common/kutil.h"
+#include "runtime/kernels/grad/maxpool_grad.h"
 
 #define CBLOCK 64
 
@@ -25,6 +28,8 @@ typedef struct {
   int64_t pads[4];
   /* per shape */
   int n, ih, iw, c, oh, ow, pt, pl, cblocks;
+  const maxpool_grad_config *rowk; /* non-overlapping max windows, or NULL */
+  int gaps; /* rowk: some input elements lie in no window (cleared first) */
 } pg_state;
 
 static int64_t attr_at(const ir_node *n, const char *key, int idx, int64_t dflt) {
@@ -109,6 +114,14 @@ static tod_status pg_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
                  (long long)dy->dims[3], s->n, oh, ow, s->c);
   s->oh = oh, s->ow = ow, s->pt = pt, s->pl = pl;
   s->cblocks = (s->c + CBLOCK - 1) / CBLOCK;
+  s->rowk = NULL;
+  if (s->is_max && pt == 0 && pl == 0 && s->sh >= s->kh && s->sw >= s->kw &&
+      (int64_t)s->kh * s->kw <= INT32_MAX && /* the kernels keep tap indices in int32 lanes */
+      (int64_t)(oh - 1) * s->sh + s->kh <= s->ih && (int64_t)(ow - 1) * s->sw + s->kw <= s->iw) {
+    s->rowk = maxpool_grad_config_get();
+    s->gaps = s->sh != s->kh || s->sw != s->kw || (int64_t)oh * s->sh != s->ih ||
+              (int64_t)ow * s->sw != s->iw;
+  }
   return TOD_OK;
 }
 
@@ -195,10 +208,33 @@ static void pg_tasks(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
+/* Non-overlapping max windows, tasks are output rows (image, oy): the input rows
+ * [oy * sh, (oy + 1) * sh) (the last row of an image: to its end) are this task's alone. */
+static void pg_row_tasks(void *ctx, int64_t begin, int64_t end) {
+  const pg_ctx *j = ctx;
+  const pg_state *s = j->s;
+  const size_t C = (size_t)s->c, row = (size_t)s->iw * C;
+  for (int64_t t = begin; t < end; t++) {
+    const size_t b = (size_t)t / (size_t)s->oh, oy = (size_t)t % (size_t)s->oh;
+    const size_t y0 = oy * (size_t)s->sh;
+    const size_t y1 = oy + 1 == (size_t)s->oh ? (size_t)s->ih : y0 + (size_t)s->sh;
+    const size_t off = (b * (size_t)s->ih + y0) * row;
+    if (s->gaps) memset(j->dx + off, 0, (y1 - y0) * row * sizeof(float));
+    s->rowk->row(C, (size_t)s->ow, (size_t)s->kh, (size_t)s->kw, (size_t)s->sw, j->x + off, row,
+                 j->dy + ((size_t)t * (size_t)s->ow) * C, j->dx + off);
+  }
+}
+
 static tod_status pg_run(kernel *k, const tod_view *in, int n_in, tod_view *out, int n_out,
                          void *scratch, tod_threadpool *tp) {
   const pg_state *s = k->state;
   pg_ctx j = {s, in[0].data, in[2].data, out[0].data};
+  if (s->rowk) {
+    /* Small pools on one thread: waking the pool would cost more than the pass. */
+    const int64_t rows = (int64_t)s->n * s->oh, per = (int64_t)s->ow * s->c * s->kh * s->kw;
+    kpar_for(tp, rows, per * rows < 16384 ? rows : 1, pg_row_tasks, &j);
+    return TOD_OK;
+  }
   kpar_for(tp, (int64_t)s->n * s->cblocks, 1, pg_tasks, &j);
   return TOD_OK;
 }
