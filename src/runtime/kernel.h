@@ -47,6 +47,13 @@ struct kernel {
    * with post_res NULL (a RELU / RELU6 Activation folded in, training models). */
   const tod_view *post_res, *post_out;
   int post_act;
+  /* A 1x1 convolution the session folded into this depthwise Conv2DFusion
+   * (runtime/fuse_pointwise_dw.c), set before setup, or NULL: its output is never stored; setup
+   * sets it up and run computes its rows in scratch as the windows reach them. pre_in: its
+   * pre_n_in input views (x, w[, bias]); pre_out: its output view (shape only). */
+  kernel *pre;
+  const tod_view *pre_in[3], *pre_out;
+  int pre_n_in;
   char err[256]; /* message for the last failure */
 };
 

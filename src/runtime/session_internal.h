@@ -28,6 +28,8 @@ struct tod_model {
   void *node_timer_ctx;
   int *fuse_conv;  /* per node: the convolution a residual AddFusion is folded into
                     * (fuse_residual.c), else -1; NULL when nothing is */
+  int *fold_pw;    /* per depthwise node: the 1x1 convolution folded into it
+                    * (fuse_pointwise_dw.c), else -1; NULL when nothing is */
   uint8_t *arena;
   size_t arena_size;
   void *scratch;

@@ -220,6 +220,21 @@ static const conv_case conv_cases[] = {
   {1, 16, 16, 33, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 3, 1},
   {1, 15, 17, 24, 16, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 1},
   {1, 28, 28, 128, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1},
+  /* pixconv (<= 8 output channels, x stride 1): one and two vectors, tails, row steps */
+  {2, 28, 28, 1, 6, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0, 1, 0, 1},   /* LeNet-5 conv1 */
+  {1, 11, 37, 3, 5, 3, 4, 2, 1, 1, 1, 1, 0, 2, 1, 0, 1, 1, 1},   /* sh 2, asym pads, relu */
+  {3, 9, 12, 2, 8, 2, 3, 1, 1, 1, 1, 0, 1, 0, 0, 0, 1, 12, 0},   /* hswish loop, no bias */
+  {1, 6, 9, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1},     /* one channel, SAME */
+};
+
+/* Also run with weights that are not constant (training graphs), every case: the row-wrapped
+ * GEMM takes stride-1 short-span convolutions of >= 2 images per thread. */
+static const conv_case runtime_w_cases[] = {
+  /* n  h   w  cin cout kh kw sh sw dh dw pt pb pl pr mode g act bias */
+  {4, 14, 14, 6, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1},  /* LeNet-5 conv2 */
+  {5, 9, 11, 3, 20, 3, 3, 1, 1, 1, 1, 1, 0, 2, 1, 0, 1, 3, 1},   /* pads, 2 panels, relu6 */
+  {7, 6, 5, 2, 9, 2, 4, 1, 1, 1, 1, 0, 1, 3, 0, 0, 1, 12, 0},    /* hswish loop, no bias */
+  {6, 28, 28, 1, 6, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0, 1, 0, 1},   /* LeNet-5 conv1 (pixconv) */
 };
 
 /* ---- matmul ----------------------------------------------------------------------------- */
@@ -417,6 +432,10 @@ int main(void) {
       for (size_t i = 0; i < sizeof conv_cases / sizeof *conv_cases; i++) {
         test_conv(&conv_cases[i], tp, 1);
         if (i % 4 == 0) test_conv(&conv_cases[i], tp, 0); /* weights packed at run */
+      }
+      for (size_t i = 0; i < sizeof runtime_w_cases / sizeof *runtime_w_cases; i++) {
+        test_conv(&runtime_w_cases[i], tp, 0);
+        test_conv(&runtime_w_cases[i], tp, 1);
       }
       matmul_cases(tp);
       pool_cases(tp);

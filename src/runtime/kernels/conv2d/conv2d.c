@@ -22,13 +22,18 @@
 #endif
 
 #include "runtime/cpu_features.h"
+#include "runtime/kernels/conv2d/conv2d.h"
 #include "runtime/kernels/conv2d/dwconv.h"
+#include "runtime/kernels/conv2d/pixconv.h"
 #include "runtime/kernels/conv2d/winograd.h"
 #include "runtime/kernels/fast_kernels.h"
 #include "runtime/kernels/gemm/fused_act.h"
 #include "runtime/kernels/gemm/gemm.h"
 
-enum { MODE_GEMM_1X1 = 0, MODE_IM2COL = 1, MODE_DEPTHWISE = 2, MODE_WINOGRAD = 3, MODE_IMPLICIT = 4 };
+enum {
+  MODE_GEMM_1X1 = 0, MODE_IM2COL = 1, MODE_DEPTHWISE = 2, MODE_WINOGRAD = 3, MODE_IMPLICIT = 4,
+  MODE_PIXCONV = 5, MODE_WRAP = 6
+};
 
 /* Bytes of Winograd scratch (transformed inputs and GEMM results of one tile block) per
  * thread: half the L2, leaving room for the transformed weights streaming past. */
@@ -75,12 +80,18 @@ typedef struct {
   float *wino_u;       /* owned: 36 packed [ig, og] GEMM B matrices, bias zero */
   float *wino_bias;    /* owned: [cout], zeros when the node has no bias */
   float *dw_w, *dw_bias, *zero; /* depthwise: [taps][C], [C], zero row [C]; owned */
+  const pixconv_config *pixk;   /* few output channels (pixconv.h), or NULL */
+  float *pix_w;                 /* pixconv, constant weights: w^T [kg][cout] then bias; owned */
+  size_t pix_rows, pix_splits;  /* pixconv: output rows per task, tasks per image */
   /* per shape (setup) */
   int mode;
   int n, ih, iw, cin, oh, ow, pt, pl;
   size_t tile_rows, m_tiles, n_splits, slots, slot_bytes;
   size_t wt_h, wt_w, wt_tiles; /* Winograd: output tiles per column, per row, in all */
   gemm_minmax post_mm;         /* the clamp of a folded residual Add (kernel.post_*) */
+  int unit_split; /* one tile; splits share (panel, MR-row tile) units: 1 panel-major,
+                   * 2 row-major (gemm_rects) */
+  size_t fold_chunk; /* depthwise with kernel.pre: rows of the 1x1 output computed at once */
 } conv_state;
 
 static int64_t attr_pair(const ir_node *n, const char *key, int idx, int64_t dflt) {
@@ -99,6 +110,7 @@ static void conv_destroy(kernel *k) {
   free(s->dw_w);
   free(s->dw_bias);
   free(s->zero);
+  free(s->pix_w);
   free(s);
   k->state = NULL;
 }
@@ -114,6 +126,26 @@ static void pack_gemm_weights(const conv_state *s, const float *w, const float *
 
 static int is_depthwise(const conv_state *s) {
   return s->group > 1 && s->ig == 1 && s->cout == s->group;
+}
+
+/* Pixels of a folded 1x1 convolution's output computed by one GEMM (conv_dw_fused_tasks):
+ * enough rows of A to reuse each B panel loaded into L1, as the unfolded GEMM's tiles do. */
+#define FOLD_CHUNK_PIXELS 256
+
+/* Bytes of a depthwise slot's border indirection pointers; a fused slot's ring follows. */
+static size_t dw_ptr_bytes(const conv_state *s) {
+  return ((size_t)s->ow * s->kh * s->kw * sizeof(float *) + 63) / 64 * 64;
+}
+
+int conv2d_can_fold_pointwise(const kernel *dw, const kernel *pw) {
+  const conv_state *d = dw->state, *p = pw->state;
+  if (!d || !p || dw->ops != &kernel_Conv2DFusion || pw->ops != &kernel_Conv2DFusion) return 0;
+  const int p_unpadded = p->pad_mode != 0 || (p->pad_list[0] == 0 && p->pad_list[1] == 0 &&
+                                               p->pad_list[2] == 0 && p->pad_list[3] == 0);
+  return d->have_w && p->have_w && !d->runtime_w && !p->runtime_w && is_depthwise(d) &&
+         d->kh == 3 && d->kw == 3 && d->dh == 1 && d->dw == 1 && d->sh <= 2 && d->sw <= 2 &&
+         p->group == 1 && p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p_unpadded &&
+         p->cout == d->cout && !pw->post_out;
 }
 
 /* Fixes the weight geometry (from the weight tensor's dims) and packs constant weights. */
@@ -171,12 +203,58 @@ static int wants_implicit(const conv_state *s, int ow) {
          (size_t)s->kw * (size_t)s->cin <= 64 && ow >= 16;
 }
 
+/* Pixconv (pixconv.h): few output channels, where a GEMM would leave most vector lanes idle.
+ * Stride 1 along x, no dilation, one group; the planar padded input of a task must stay
+ * small. */
+static int wants_pixconv(const conv_state *s, int ih, int ow) {
+  if (s->cin > (1 << 16) || ih > (1 << 16) || ow > (1 << 16) || s->kh > 64 || s->kw > 64)
+    return 0; /* also keeps the products below far from overflow */
+  const size_t iwp = (size_t)ow + (size_t)s->kw - 1, ihp = (size_t)ih + (size_t)s->kh;
+  return s->pixk && s->group == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 &&
+         s->cout <= PIXCONV_MAX_COUT && s->kh * s->kw > 1 && ow >= 8 &&
+         (size_t)s->cin * ihp * iwp * sizeof(float) <= ((size_t)1 << 20);
+}
+
+/* Row-wrapped implicit GEMM, training graphs (weights packed at every run anyway): stride and
+ * dilation 1, short kernel-row spans (LeNet's 6 -> 16, 5x5 on 14x14). In a padded image
+ * (width iwp = ow + kw - 1), output pixel (oy, ox) reads kernel row ky at padded pixel
+ * (oy + ky) * iwp + ox: over "virtual" pixels p = oy * iwp + ox, ox < iwp, the A rows of each
+ * ky are one run cin apart, so one GEMM over the whole image reads A in place (no im2col)
+ * and computes iwp / ow times the needed rows; the extra columns are dropped. At most
+ * 2 x the rows, images at least twice the threads (tasks are images). */
+static int wants_wrap(const conv_state *s, const kernel *k, int oh, int ow) {
+  if (s->cin > (1 << 16) || s->cout > (1 << 16) || oh > (1 << 16) || ow > (1 << 16) ||
+      s->kh > 64 || s->kw > 64)
+    return 0; /* also keeps the products below far from overflow */
+  const size_t iwp = (size_t)ow + (size_t)s->kw - 1, ihp = (size_t)oh + (size_t)s->kh - 1;
+  const size_t floats = ihp * iwp * (size_t)s->cin + (size_t)oh * iwp * (size_t)s->cout;
+  return s->runtime_w && !k->post_out && s->group == 1 && s->sh == 1 && s->sw == 1 &&
+         s->dh == 1 && s->dw == 1 && s->kh * s->kw > 1 && (size_t)s->kw * (size_t)s->cin <= 64 &&
+         (size_t)s->kw - 1 <= (size_t)ow && (size_t)s->n >= 2 * s->slots &&
+         floats * sizeof(float) <= ((size_t)1 << 20);
+}
+
+/* w^T [kg][cout] (KHWC transposed: a tap's output channels adjacent), then the bias [cout]. */
+static void pixconv_weights(const conv_state *s, const float *w, const float *bias, float *dst) {
+  const size_t kg = (size_t)s->kg, co = (size_t)s->cout;
+  for (size_t o = 0; o < co; o++)
+    for (size_t k = 0; k < kg; k++) dst[k * co + o] = w[o * kg + k];
+  for (size_t o = 0; o < co; o++) dst[kg * co + o] = bias ? bias[o] : 0.0f;
+}
+
 /* Packs the constant weights for the path setup chose, once. */
 static tod_status pack_for_mode(conv_state *s) {
   if (s->runtime_w || s->mode == MODE_DEPTHWISE) return TOD_OK;
+  if (s->mode == MODE_PIXCONV) {
+    if (s->pix_w) return TOD_OK;
+    s->pix_w = malloc(((size_t)s->kg + 1) * (size_t)s->cout * sizeof(float));
+    if (!s->pix_w) return TOD_MEMORY_FAILED;
+    pixconv_weights(s, s->w_src, s->b_src, s->pix_w);
+    return TOD_OK;
+  }
   if (s->mode != MODE_WINOGRAD) {
     if (s->packed) return TOD_OK;
-    s->packed = malloc(s->packed_group * (size_t)s->group * sizeof(float));
+    s->packed = gemm_alloc_packed(s->packed_group * (size_t)s->group);
     if (!s->packed) return TOD_MEMORY_FAILED;
     pack_gemm_weights(s, s->w_src, s->b_src, s->packed);
     return TOD_OK;
@@ -185,7 +263,7 @@ static tod_status pack_for_mode(conv_state *s) {
   const size_t ci = (size_t)s->ig, co = (size_t)s->cout;
   s->wino = wino_config_get();
   s->wino_packed = gemm_packed_size(s->gemm, ci, co);
-  s->wino_u = malloc(WINO_POS * s->wino_packed * sizeof(float));
+  s->wino_u = gemm_alloc_packed(WINO_POS * s->wino_packed);
   s->wino_bias = calloc(co, sizeof(float));
   float *u = malloc(WINO_POS * co * ci * sizeof(float)); /* [pos][co][ci] */
   if (!s->wino_u || !s->wino_bias || !u) {
@@ -248,6 +326,7 @@ static tod_status conv_create(kernel *k, const ir_graph *g, const ir_node *n) {
   }
   s->dwk = dwconv_config_get();
   s->dw_rows = dwconv3x3_rows_get();
+  s->pixk = pixconv_config_get();
   s->runtime_w = !(wt->kind == IR_TENSOR_CONST && wt->data) ||
                  (bt && !(bt->kind == IR_TENSOR_CONST && bt->data));
   if (wt->ndim == 4 && wt->dims[0] > 0 && wt->dims[1] > 0 && wt->dims[2] > 0 && wt->dims[3] > 0) {
@@ -337,24 +416,50 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
   s->pt = pt;
   s->pl = pl;
   s->slots = gemm_scratch_slots();
+  s->unit_split = 0;
   const size_t m = (size_t)s->n * oh * ow;
   if (is_depthwise(s)) {
     s->mode = MODE_DEPTHWISE;
-    s->slot_bytes = ((size_t)ow * s->kh * s->kw * sizeof(float *) + 63) / 64 * 64;
+    s->slot_bytes = dw_ptr_bytes(s);
+    if (k->pre) {
+      /* A folded 1x1 convolution: set up (and packed) here, its session node is skipped. */
+      tod_view pin[3];
+      size_t pscratch = 0;
+      for (int j = 0; j < k->pre_n_in && j < 3; j++) pin[j] = *k->pre_in[j];
+      tod_status st = conv_setup(k->pre, pin, k->pre_n_in, k->pre_out, 1, &pscratch);
+      const conv_state *p = k->pre->state;
+      if (st != TOD_OK || pscratch != 0 || p->mode != MODE_GEMM_1X1 ||
+          !conv2d_can_fold_pointwise(k, k->pre) || p->n != s->n || p->oh != s->ih ||
+          p->ow != s->iw) {
+        snprintf(k->err, sizeof k->err, "Conv2DFusion: cannot fold the 1x1 convolution: %s",
+                 st != TOD_OK ? k->pre->err : "shapes");
+        return st != TOD_OK ? st : TOD_INPUT_TENSOR_ERROR;
+      }
+      s->fold_chunk = (FOLD_CHUNK_PIXELS + (size_t)s->iw - 1) / (size_t)s->iw;
+      if (s->fold_chunk > (size_t)s->ih) s->fold_chunk = (size_t)s->ih;
+      const size_t ring = (s->fold_chunk + 3) * (size_t)s->iw * (size_t)s->cout;
+      s->slot_bytes += (ring * sizeof(float) + 63) / 64 * 64;
+    }
   } else if (wants_winograd(s, oh, ow)) {
     s->mode = MODE_WINOGRAD;
     const size_t mr = (size_t)s->gemm->mr;
     s->wt_h = ((size_t)oh + WINO_TILE_OUT - 1) / WINO_TILE_OUT;
     s->wt_w = ((size_t)ow + WINO_TILE_OUT - 1) / WINO_TILE_OUT;
     s->wt_tiles = (size_t)s->n * s->wt_h * s->wt_w;
-    size_t rows = WINO_BLOCK_BYTES / (WINO_POS * sizeof(float) * (size_t)(s->ig + s->cout));
-    rows = rows < mr ? mr : rows / mr * mr;
+    const size_t budget =
+        WINO_BLOCK_BYTES / (WINO_POS * sizeof(float) * (size_t)(s->ig + s->cout));
+    size_t rows = budget < mr ? mr : budget / mr * mr;
     /* Few tiles: one block, the threads split its columns (each streams part of the
      * transformed weights) rather than each streaming all of them for part of the tiles. */
     if (s->wt_tiles <= 2 * rows) rows = s->wt_tiles;
     else {
-      const size_t per_slot = ((s->wt_tiles + s->slots - 1) / s->slots + mr - 1) / mr * mr;
-      if (s->slots > 1 && rows > per_slot) rows = per_slot;
+      /* Blocks of equal size, as many for every thread (tasks are split into one contiguous
+       * range a thread): resnet18's 49 tiles at 28x28 in blocks of 24 were 36 tiles of work
+       * for one thread and 13 for the other, its 196 at 56x56 in blocks of 56, 112 and 84. */
+      const size_t cap = budget > rows ? budget : rows;
+      size_t blocks = (s->wt_tiles + cap - 1) / cap;
+      if (s->slots > 1) blocks = (blocks + s->slots - 1) / s->slots * s->slots;
+      rows = (s->wt_tiles + blocks - 1) / blocks;
     }
     s->tile_rows = rows;
     s->m_tiles = (s->wt_tiles + rows - 1) / rows;
@@ -367,6 +472,27 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
     s->slot_bytes = ((WINO_POS * rows * (size_t)(s->ig + s->cout) +
                       WINO_TILE_IN * WINO_TILE_IN * (size_t)s->cin) * sizeof(float) + 63) /
                     64 * 64;
+  } else if (wants_pixconv(s, s->ih, ow)) {
+    /* Tasks are blocks of output rows of one image (images split when they are fewer than
+     * twice the threads); a slot holds the block's input rows, planar and padded. */
+    s->mode = MODE_PIXCONV;
+    size_t splits = 1;
+    if (s->slots > 1 && (size_t)s->n < 2 * s->slots)
+      splits = (2 * s->slots + (size_t)s->n - 1) / (size_t)s->n;
+    if (splits > (size_t)oh) splits = (size_t)oh;
+    s->pix_rows = ((size_t)oh + splits - 1) / splits;
+    s->pix_splits = ((size_t)oh + s->pix_rows - 1) / s->pix_rows;
+    const size_t in_rows = (s->pix_rows - 1) * (size_t)s->sh + (size_t)s->kh;
+    s->slot_bytes = ((size_t)s->cin * in_rows * ((size_t)ow + (size_t)s->kw - 1) *
+                     sizeof(float) + 63) / 64 * 64;
+  } else if (wants_wrap(s, k, oh, ow)) {
+    /* A slot holds the padded image (and a slack of kw - 1 pixels the last virtual rows read)
+     * and the virtual rows' results. */
+    s->mode = MODE_WRAP;
+    const size_t iwp = (size_t)ow + (size_t)s->kw - 1, ihp = (size_t)oh + (size_t)s->kh - 1;
+    s->slot_bytes = ((ihp * iwp * (size_t)s->cin + (size_t)(s->kw - 1) * s->cin + 15) / 16 * 16 +
+                     (size_t)oh * iwp * (size_t)s->cout) * sizeof(float);
+    s->slot_bytes = (s->slot_bytes + 63) / 64 * 64;
   } else if (wants_implicit(s, ow)) {
     /* Tasks are output rows (x column splits when rows are few); a slot holds the im2col
      * rows of one output row's border pixels. */
@@ -393,12 +519,29 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
       s->tile_rows = m;
       s->m_tiles = 1;
       s->n_splits = s->slots;
+      s->unit_split = 1;
+    } else if (s->slots > 1 && s->group == 1 && s->mode == MODE_GEMM_1X1 && m <= rows &&
+               m > mr * s->slots) {
+      /* Pixels that fit one cache block but not evenly the threads' row tiles (14x14: 104
+       * and 92 rows): one tile, the threads share its (row tile, panel) units row-major,
+       * so each keeps a band of rows (the previous layer's rows on its core) and the split
+       * is even to one 8 x 32 unit. */
+      s->tile_rows = m;
+      s->m_tiles = 1;
+      s->n_splits = s->slots;
+      s->unit_split = 2;
     } else {
       /* Enough tiles for every thread; beyond that, bigger tiles reuse B better. */
       const size_t per_slot = ((m + s->slots - 1) / s->slots + mr - 1) / mr * mr;
       if (s->slots > 1 && rows > per_slot) rows = per_slot;
       rows = rows / mr * mr;
       if (rows == 0) rows = mr;
+      if (s->slots > 1 && s->group == 1 && (m + rows - 1) / rows > s->slots) {
+        /* A tile count that is a multiple of the threads, tiles of equal size: 784 pixels
+         * in 256-row tiles were 3 tiles for one thread and 1 (16 rows) for the other. */
+        const size_t tiles = ((m + rows - 1) / rows + s->slots - 1) / s->slots * s->slots;
+        rows = ((m + tiles - 1) / tiles + mr - 1) / mr * mr;
+      }
       s->tile_rows = rows;
       s->m_tiles = (m + rows - 1) / rows;
       const size_t base = s->m_tiles * (size_t)s->group;
@@ -416,6 +559,8 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
     size_t wf = s->packed_group * (size_t)s->group;
     const size_t dwf = ((size_t)s->kh * s->kw + 2) * (size_t)s->cout; /* depthwise run copy */
     if (s->mode == MODE_DEPTHWISE && dwf > wf) wf = dwf;
+    const size_t pxf = ((size_t)s->kg + 1) * (size_t)s->cout; /* pixconv run copy */
+    if (s->mode == MODE_PIXCONV && pxf > wf) wf = pxf;
     *scratch += wf * sizeof(float);
   }
   if (k->post_out) {
@@ -446,6 +591,11 @@ typedef struct {
   const float *res;        /* a folded residual Add's operand (y's layout), or NULL */
   const gemm_minmax *mm;   /* the clamp of the final store (the Add's when res) */
   const float *dw_w, *dw_bias, *zero; /* depthwise: the state's, or this run's (training) */
+  const conv_state *pre; /* depthwise with a folded 1x1 convolution (kernel.pre): its state */
+  const float *pre_x;    /* and its input */
+  /* One tile (or Winograd block) shared by every thread: its im2col rows (input transforms)
+   * were built once, split over the threads, into slot 0's buffer, instead of by each. */
+  int shared_a;
 } conv_run_ctx;
 
 /* y = clamp(y + r) on rows x cols values with row stride ld: a folded residual Add, run on a
@@ -536,12 +686,68 @@ static void im2col_tile(const conv_state *s, const float *x, size_t row0, size_t
   }
 }
 
+/* The rectangles of a tile of `rows` rows that column split `split` computes (returns their
+ * count, 0 to 3). Usually one: whole rows, the split's share of the column panels. With
+ * unit_split the splits share the (panel, MR-row tile) units instead, panel-major: 5 panels
+ * on 2 threads are 2.5 each rather than 2 and 3 (mobilenet_v2's 7x7 projections to 160
+ * channels). A share is then the end of one panel, whole panels and the start of another. */
+static int gemm_rects(const conv_state *s, size_t split, size_t rows, size_t rect[3][4]) {
+  const size_t nr = (size_t)s->gemm->nr, og = (size_t)s->og, panels = (og + nr - 1) / nr;
+  if (!s->unit_split) {
+    const size_t p0 = split * panels / s->n_splits, p1 = (split + 1) * panels / s->n_splits;
+    const size_t n0 = p0 * nr, n1 = p1 * nr < og ? p1 * nr : og;
+    if (n0 >= n1) return 0;
+    rect[0][0] = 0, rect[0][1] = rows, rect[0][2] = n0, rect[0][3] = n1;
+    return 1;
+  }
+  const size_t mr = (size_t)s->gemm->mr, rt = (rows + mr - 1) / mr, units = panels * rt;
+  const size_t u1 = (split + 1) * units / s->n_splits;
+  int n = 0;
+  if (s->unit_split == 2) { /* row-major: a row tile's end, whole row tiles, a row tile's start */
+    for (size_t u = split * units / s->n_splits; u < u1 && n < 3; n++) {
+      const size_t r = u / panels, p = u % panels;
+      if (p == 0 && u + panels <= u1) {
+        size_t rend = r + 1;
+        while ((rend + 1) * panels <= u1) rend++;
+        rect[n][0] = r * mr, rect[n][1] = rend * mr < rows ? rend * mr : rows;
+        rect[n][2] = 0, rect[n][3] = og;
+        u = rend * panels;
+      } else {
+        const size_t pend = u1 - r * panels < panels ? u1 - r * panels : panels;
+        rect[n][0] = r * mr, rect[n][1] = (r + 1) * mr < rows ? (r + 1) * mr : rows;
+        rect[n][2] = p * nr, rect[n][3] = pend * nr < og ? pend * nr : og;
+        u = r * panels + pend;
+      }
+    }
+    return n;
+  }
+  for (size_t u = split * units / s->n_splits; u < u1 && n < 3; n++) {
+    const size_t p = u / rt, t0 = u % rt;
+    size_t t1 = u1 - p * rt < rt ? u1 - p * rt : rt, pend = p + 1;
+    if (t0 == 0 && t1 == rt)
+      while ((pend + 1) * rt <= u1) pend++; /* whole panels: one rectangle */
+    rect[n][0] = t0 * mr;
+    rect[n][1] = t1 * mr < rows ? t1 * mr : rows;
+    rect[n][2] = p * nr;
+    rect[n][3] = pend * nr < og ? pend * nr : og;
+    u = t0 == 0 && t1 == rt ? pend * rt : p * rt + t1;
+  }
+  return n;
+}
+
+/* Tasks are im2col rows of the one tile (shared_a), written to slot 0's buffer. */
+static void conv_im2col_rows(void *ctx, size_t slot, size_t begin, size_t end) {
+  const conv_run_ctx *c = ctx;
+  (void)slot;
+  im2col_tile(c->s, c->x, begin, end - begin, 0,
+              (float *)(void *)c->scratch + begin * (size_t)c->s->kg);
+}
+
 /* Tasks are (pixel tile, group, column split), column split innermost. */
 static void conv_gemm_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const conv_run_ctx *c = ctx;
   const conv_state *s = c->s;
   const size_t m = (size_t)s->n * s->oh * s->ow, cout = (size_t)s->cout, og = (size_t)s->og;
-  const size_t nr = (size_t)s->gemm->nr, panels = (og + nr - 1) / nr;
   float *col = (float *)(c->scratch + slot * s->slot_bytes);
   size_t built_tile = (size_t)-1;
   int built_group = -1;
@@ -551,14 +757,17 @@ static void conv_gemm_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
     const size_t tile = tg / (size_t)s->group;
     const size_t row0 = tile * s->tile_rows;
     const size_t rows = m - row0 < s->tile_rows ? m - row0 : s->tile_rows;
-    const size_t p0 = split * panels / s->n_splits, p1 = (split + 1) * panels / s->n_splits;
-    const size_t n0 = p0 * nr, n1 = p1 * nr < og ? p1 * nr : og;
-    if (n0 >= n1) continue;
+    size_t rect[3][4]; /* [row0, row1, col0, col1) of the tile */
+    const int nrect = gemm_rects(s, split, rows, rect);
+    if (nrect == 0) continue;
     const float *a;
     size_t lda;
     if (s->mode == MODE_GEMM_1X1) {
       a = c->x + row0 * (size_t)s->cin + (size_t)g * s->ig;
       lda = (size_t)s->cin;
+    } else if (c->shared_a) {
+      a = (const float *)(const void *)c->scratch;
+      lda = (size_t)s->kg;
     } else {
       if (built_tile != tile || built_group != g) {
         im2col_tile(s, c->x, row0, rows, g, col);
@@ -568,13 +777,16 @@ static void conv_gemm_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
       a = col;
       lda = (size_t)s->kg;
     }
-    float *y = c->y + row0 * cout + (size_t)g * og;
-    gemm_compute(s->gemm, rows, n0, n1, og, (size_t)s->kg, a, lda,
-                 c->packed + (size_t)g * s->packed_group, y, cout, &s->mm);
-    if (s->act_loop) fused_act_apply_2d(s->act, y + n0, rows, n1 - n0, cout);
-    if (c->res)
-      add_residual_2d(y + n0, c->res + row0 * cout + (size_t)g * og + n0, rows, n1 - n0, cout,
-                      c->mm);
+    for (int q = 0; q < nrect; q++) {
+      const size_t r0 = rect[q][0], nrow = rect[q][1] - r0, n0 = rect[q][2], n1 = rect[q][3];
+      float *y = c->y + (row0 + r0) * cout + (size_t)g * og;
+      gemm_compute(s->gemm, nrow, n0, n1, og, (size_t)s->kg, a + r0 * lda, lda,
+                   c->packed + (size_t)g * s->packed_group, y, cout, &s->mm);
+      if (s->act_loop) fused_act_apply_2d(s->act, y + n0, nrow, n1 - n0, cout);
+      if (c->res)
+        add_residual_2d(y + n0, c->res + (row0 + r0) * cout + (size_t)g * og + n0, nrow, n1 - n0,
+                        cout, c->mm);
+    }
   }
 }
 
@@ -614,6 +826,11 @@ static void conv_implicit_tasks(void *ctx, size_t slot, size_t begin, size_t end
       const float *a = xrow + (i * (size_t)s->sw - (size_t)s->pl) * cin;
       for (size_t cc = n0; cc < n1; cc += nr) {
         const size_t nc = n1 - cc < nr ? n1 - cc : nr;
+        if (s->gemm->seg) { /* the kernel rows as K runs, C in registers across them */
+          s->gemm->seg(rows, nc, (size_t)s->kh, span, a, (size_t)s->sw * cin, (size_t)s->iw * cin,
+                       c->packed + (cc / nr) * panel, y + i * cout + cc, cout, &s->mm);
+          continue;
+        }
         /* K blocks are the kernel rows; a later block's w starts one packed row early (the
          * kernel skips that "bias" row), as in gemm_compute. */
         for (int ky = 0; ky < s->kh; ky++)
@@ -627,6 +844,48 @@ static void conv_implicit_tasks(void *ctx, size_t slot, size_t begin, size_t end
   }
 }
 
+/* Input transforms of tiles tile0 + [k0, k1) into v (row k at v + k * cin, T rows a
+ * position); border tiles go through patch (WINO_TILE_IN^2 x cin floats). */
+static void wino_input_tiles(const conv_run_ctx *c, size_t tile0, size_t k0, size_t k1, float *v,
+                             float *patch) {
+  const conv_state *s = c->s;
+  const size_t cin = (size_t)s->cin, T = s->tile_rows, iw = (size_t)s->iw;
+  for (size_t k = k0; k < k1; k++) {
+    const size_t tile = tile0 + k, b = tile / (s->wt_h * s->wt_w);
+    const size_t rem = tile % (s->wt_h * s->wt_w);
+    const int iy0 = (int)(rem / s->wt_w) * WINO_TILE_OUT - s->pt;
+    const int ix0 = (int)(rem % s->wt_w) * WINO_TILE_OUT - s->pl;
+    const float *xb = c->x + b * (size_t)s->ih * iw * cin;
+    if (iy0 >= 0 && ix0 >= 0 && iy0 + WINO_TILE_IN <= s->ih && ix0 + WINO_TILE_IN <= s->iw) {
+      s->wino->input(cin, xb + ((size_t)iy0 * iw + (size_t)ix0) * cin, cin, iw * cin,
+                     v + k * cin, T * cin);
+      continue;
+    }
+    /* Border tile: the patch with its padding made explicit. */
+    for (int i = 0; i < WINO_TILE_IN; i++)
+      for (int j = 0; j < WINO_TILE_IN; j++) {
+        const int iy = iy0 + i, ix = ix0 + j;
+        float *dst = patch + (size_t)(i * WINO_TILE_IN + j) * cin;
+        if (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw)
+          memset(dst, 0, cin * sizeof(float));
+        else
+          memcpy(dst, xb + ((size_t)iy * iw + (size_t)ix) * cin, cin * sizeof(float));
+      }
+    s->wino->input(cin, patch, cin, WINO_TILE_IN * cin, v + k * cin, T * cin);
+  }
+}
+
+/* shared_a: tasks are the tiles of the one block, transformed into slot 0's v; each thread
+ * uses its own slot's patch. */
+static void conv_wino_input_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const conv_run_ctx *c = ctx;
+  const conv_state *s = c->s;
+  const size_t cin = (size_t)s->cin, T = s->tile_rows, cout = (size_t)s->cout;
+  float *v0 = (float *)(void *)c->scratch;
+  float *patch = (float *)(void *)(c->scratch + slot * s->slot_bytes) + WINO_POS * T * (cin + cout);
+  wino_input_tiles(c, 0, begin, end, v0, patch);
+}
+
 /* Tasks are (tile block, column split), column split innermost. A block's input transform is
  * kept for the next task on the same thread when only the column split changes. */
 static void conv_wino_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
@@ -634,7 +893,7 @@ static void conv_wino_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   const conv_state *s = c->s;
   const size_t cin = (size_t)s->cin, cout = (size_t)s->cout, T = s->tile_rows;
   const size_t nr = (size_t)s->gemm->nr, panels = (cout + nr - 1) / nr;
-  const size_t iw = (size_t)s->iw, ow = (size_t)s->ow;
+  const size_t ow = (size_t)s->ow;
   float *v = (float *)(void *)(c->scratch + slot * s->slot_bytes);
   float *mres = v + WINO_POS * T * cin;
   float *patch = mres + WINO_POS * T * cout;
@@ -646,30 +905,10 @@ static void conv_wino_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
     const size_t p0 = split * panels / s->n_splits, p1 = (split + 1) * panels / s->n_splits;
     const size_t n0 = p0 * nr, n1 = p1 * nr < cout ? p1 * nr : cout;
     if (n0 >= n1) continue;
-    if (built != blk) {
-      for (size_t k = 0; k < nt; k++) {
-        const size_t tile = tile0 + k, b = tile / (s->wt_h * s->wt_w);
-        const size_t rem = tile % (s->wt_h * s->wt_w);
-        const int iy0 = (int)(rem / s->wt_w) * WINO_TILE_OUT - s->pt;
-        const int ix0 = (int)(rem % s->wt_w) * WINO_TILE_OUT - s->pl;
-        const float *xb = c->x + b * (size_t)s->ih * iw * cin;
-        if (iy0 >= 0 && ix0 >= 0 && iy0 + WINO_TILE_IN <= s->ih && ix0 + WINO_TILE_IN <= s->iw) {
-          s->wino->input(cin, xb + ((size_t)iy0 * iw + (size_t)ix0) * cin, cin, iw * cin,
-                         v + k * cin, T * cin);
-          continue;
-        }
-        /* Border tile: the patch with its padding made explicit. */
-        for (int i = 0; i < WINO_TILE_IN; i++)
-          for (int j = 0; j < WINO_TILE_IN; j++) {
-            const int iy = iy0 + i, ix = ix0 + j;
-            float *dst = patch + (size_t)(i * WINO_TILE_IN + j) * cin;
-            if (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw)
-              memset(dst, 0, cin * sizeof(float));
-            else
-              memcpy(dst, xb + ((size_t)iy * iw + (size_t)ix) * cin, cin * sizeof(float));
-          }
-        s->wino->input(cin, patch, cin, WINO_TILE_IN * cin, v + k * cin, T * cin);
-      }
+    if (c->shared_a) {
+      v = (float *)(void *)c->scratch; /* slot 0's, built by conv_wino_input_tasks */
+    } else if (built != blk) {
+      wino_input_tiles(c, tile0, 0, nt, v, patch);
       built = blk;
     }
     for (size_t p = 0; p < WINO_POS; p++)
@@ -740,17 +979,198 @@ static void conv_dw_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
   }
 }
 
+/* Tasks are (image, block of output rows): the block's input rows are relaid out planar with
+ * the padding explicit ([c][row][x], rows of ow + kw - 1), then one kernel call per row. */
+static void conv_pix_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const conv_run_ctx *c = ctx;
+  const conv_state *s = c->s;
+  const size_t cin = (size_t)s->cin, cout = (size_t)s->cout, ow = (size_t)s->ow;
+  const size_t iwp = ow + (size_t)s->kw - 1, iw = (size_t)s->iw, sh = (size_t)s->sh;
+  const size_t in_rows = (s->pix_rows - 1) * sh + (size_t)s->kh, cstride = in_rows * iwp;
+  float *buf = (float *)(void *)(c->scratch + slot * s->slot_bytes);
+  const float *wt = c->packed, *bias = c->packed + (size_t)s->kg * cout;
+  for (size_t t = begin; t < end; t++) {
+    const size_t b = t / s->pix_splits, oy0 = t % s->pix_splits * s->pix_rows;
+    const size_t rows = (size_t)s->oh - oy0 < s->pix_rows ? (size_t)s->oh - oy0 : s->pix_rows;
+    const size_t used = (rows - 1) * sh + (size_t)s->kh;
+    const float *xb = c->x + b * (size_t)s->ih * iw * cin;
+    for (size_t y = 0; y < used; y++) {
+      const long iy = (long)(oy0 * sh + y) - s->pt;
+      float *d = buf + y * iwp;
+      if (iy < 0 || iy >= s->ih) {
+        for (size_t ci = 0; ci < cin; ci++) memset(d + ci * cstride, 0, iwp * sizeof(float));
+        continue;
+      }
+      /* Columns [x0, x1) of the padded row hold input columns x - pl. */
+      const size_t x0 = (size_t)s->pl < iwp ? (size_t)s->pl : iwp;
+      const size_t x1 = iw + (size_t)s->pl < iwp ? iw + (size_t)s->pl : iwp;
+      const float *src = xb + (size_t)iy * iw * cin;
+      for (size_t ci = 0; ci < cin; ci++) {
+        float *dc = d + ci * cstride;
+        memset(dc, 0, x0 * sizeof(float));
+        memset(dc + x1, 0, (iwp - x1) * sizeof(float));
+      }
+      if (cin == 1) memcpy(d + x0, src, (x1 - x0) * sizeof(float));
+      else
+        for (size_t xx = x0; xx < x1; xx++)
+          for (size_t ci = 0; ci < cin; ci++) d[ci * cstride + xx] = src[(xx - (size_t)s->pl) * cin + ci];
+    }
+    for (size_t r = 0; r < rows; r++) {
+      float *y = c->y + ((b * (size_t)s->oh + oy0 + r) * ow) * cout;
+      s->pixk->ukernel(ow, cin, (size_t)s->kh, (size_t)s->kw, cout, buf + r * sh * iwp, iwp,
+                       cstride, wt, bias, y, &s->mm);
+      if (s->act_loop) fused_act_apply_2d(s->act, y, ow, cout, cout);
+      if (c->res)
+        add_residual_2d(y, c->res + (size_t)(y - c->y), ow, cout, cout, c->mm);
+    }
+  }
+}
+
+/* Depthwise 3x3 over the output of a 1x1 convolution that is never stored (kernel.pre,
+ * mobilenet_v2's expansions: 112x112x96 floats are 4.8 MB, written to memory and read back).
+ * Tasks are output rows as in conv_dw_tasks. A thread computes the input rows its windows reach
+ * fold_chunk rows per GEMM into a ring of fold_chunk + 3 rows in its slot (after the border
+ * pointers), each once per contiguous range of output rows, and reads them back from L2 (a row
+ * shared by two threads' ranges is computed by both). Row r of the batch (b * ih + iy) lives
+ * at ring row r % (fold_chunk + 3); rows are computed in increasing order, and a chunk that
+ * ends past the window's last row leaves its first row in the ring. */
+static void conv_dw_fused_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const conv_run_ctx *c = ctx;
+  const conv_state *s = c->s, *p = c->pre;
+  const size_t ch = (size_t)s->cout, iw = (size_t)s->iw, ih = (size_t)s->ih, pk = (size_t)p->cin;
+  const size_t cap = s->fold_chunk + 3, row = iw * ch;
+  char *base = c->scratch + slot * s->slot_bytes;
+  const float **ptrs = (const float **)(void *)base;
+  float *ring = (float *)(void *)(base + dw_ptr_bytes(s));
+  const int lo = (s->pl + s->sw - 1) / s->sw;
+  int hi = s->iw - 3 + s->pl >= 0 ? (s->iw - 3 + s->pl) / s->sw + 1 : 0;
+  if (hi > s->ow) hi = s->ow;
+  /* The last input row (batch-wide index) the range's windows reach, plus one. */
+  const size_t tl = end - 1;
+  long last_iy = (long)(tl % (size_t)s->oh) * s->sh - s->pt + 2;
+  if (last_iy > (long)ih - 1) last_iy = (long)ih - 1;
+  const size_t key_end = tl / (size_t)s->oh * ih + (size_t)(last_iy < 0 ? 0 : last_iy) + 1;
+  size_t klo = 0, khi = 0; /* rows [klo, khi) computed; [max(klo, khi - cap), khi) in the ring */
+  for (size_t t = begin; t < end; t++) {
+    const size_t b = t / (size_t)s->oh;
+    const int oy = (int)(t % (size_t)s->oh), iy0 = oy * s->sh - s->pt;
+    float *y = c->y + t * (size_t)s->ow * ch;
+    const int y0 = iy0 < 0 ? 0 : iy0, y1 = iy0 + 3 > s->ih ? s->ih : iy0 + 3; /* valid rows */
+    if (y0 < y1) {
+      const size_t kmin = b * ih + (size_t)y0, kmax = b * ih + (size_t)y1 - 1;
+      if (kmin < klo || kmin > khi || kmin + cap < khi) klo = khi = kmin; /* start afresh */
+      while (khi <= kmax) {
+        size_t n = s->fold_chunk;
+        if (n > (b + 1) * ih - khi) n = (b + 1) * ih - khi; /* this image's rows only */
+        if (n > key_end - khi && key_end > kmax) n = key_end - khi;
+        for (size_t done = 0; done < n;) { /* at most two pieces: the ring wraps */
+          const size_t k = khi + done, at = k % cap;
+          const size_t piece = n - done < cap - at ? n - done : cap - at;
+          float *r = ring + at * row;
+          gemm_compute(p->gemm, piece * iw, 0, ch, ch, pk, c->pre_x + k * iw * pk, pk, p->packed,
+                       r, ch, &p->mm);
+          if (p->act_loop) fused_act_apply(p->act, r, piece * row);
+          done += piece;
+        }
+        khi += n;
+        if (khi - klo > cap) klo = khi - cap;
+      }
+    }
+    const float *rp[3]; /* the window's input rows, NULL where padding */
+    for (int ky = 0; ky < 3; ky++) {
+      const int iy = iy0 + ky;
+      rp[ky] = iy < 0 || iy >= s->ih ? NULL : ring + (b * ih + (size_t)iy) % cap * row;
+    }
+    int x0 = s->ow, x1 = s->ow;
+    if (s->dw_rows && rp[0] && rp[1] && rp[2] && lo < hi) x0 = lo, x1 = hi;
+    for (int part = 0; part < 2; part++) {
+      const int q0 = part ? x1 : 0, q1 = part ? s->ow : x0;
+      if (q0 >= q1) continue;
+      size_t i = 0;
+      for (int ox = q0; ox < q1; ox++)
+        for (int ky = 0; ky < 3; ky++)
+          for (int kx = 0; kx < 3; kx++, i++) {
+            const int ix = ox * s->sw - s->pl + kx;
+            ptrs[i] = !rp[ky] || ix < 0 || ix >= s->iw ? c->zero : rp[ky] + (size_t)ix * ch;
+          }
+      s->dwk->ukernel(ch, (size_t)(q1 - q0), 9, ptrs, c->dw_w, c->dw_bias, y + q0 * ch, &s->mm);
+    }
+    if (x0 < x1) {
+      const float *rows[3];
+      for (int ky = 0; ky < 3; ky++) rows[ky] = rp[ky] + (size_t)(x0 * s->sw - s->pl) * ch;
+      s->dw_rows(ch, (size_t)(x1 - x0), (size_t)s->sw, rows, c->dw_w, c->dw_bias, y + x0 * ch,
+                 &s->mm);
+    }
+    if (s->act_loop) fused_act_apply(s->act, y, (size_t)s->ow * ch);
+  }
+}
+
+/* Tasks are images (see wants_wrap): the padded image, one GEMM over its virtual rows (K
+ * blocked by kernel row, A read in place), the real columns copied out. */
+static void conv_wrap_tasks(void *ctx, size_t slot, size_t begin, size_t end) {
+  const conv_run_ctx *c = ctx;
+  const conv_state *s = c->s;
+  const size_t cin = (size_t)s->cin, cout = (size_t)s->cout, iw = (size_t)s->iw;
+  const size_t ow = (size_t)s->ow, oh = (size_t)s->oh, kw = (size_t)s->kw, kh = (size_t)s->kh;
+  const size_t iwp = ow + kw - 1, ihp = oh + kh - 1, prow = iwp * cin, slack = (kw - 1) * cin;
+  const size_t nr = (size_t)s->gemm->nr, mr = (size_t)s->gemm->mr, kg = (size_t)s->kg;
+  const size_t span = kw * cin, panel = nr + kg * nr, m = oh * iwp;
+  const gemm_minmax none = {-__builtin_inff(), __builtin_inff()};
+  float *xp = (float *)(void *)(c->scratch + slot * s->slot_bytes);
+  float *tmp = xp + (ihp * prow + slack + 15) / 16 * 16;
+  const size_t x0 = (size_t)s->pl < iwp ? (size_t)s->pl : iwp;
+  const size_t x1 = iw + (size_t)s->pl < iwp ? iw + (size_t)s->pl : iwp;
+  for (size_t b = begin; b < end; b++) {
+    const float *xb = c->x + b * (size_t)s->ih * iw * cin;
+    for (size_t y = 0; y < ihp; y++) {
+      float *d = xp + y * prow;
+      const long iy = (long)y - s->pt;
+      if (iy < 0 || iy >= s->ih) {
+        memset(d, 0, prow * sizeof(float));
+        continue;
+      }
+      memset(d, 0, x0 * cin * sizeof(float));
+      memcpy(d + x0 * cin, xb + (size_t)iy * iw * cin + (x0 - (size_t)s->pl) * cin,
+             (x1 - x0) * cin * sizeof(float));
+      memset(d + x1 * cin, 0, (iwp - x1) * cin * sizeof(float));
+    }
+    memset(xp + ihp * prow, 0, slack * sizeof(float));
+    for (size_t i = 0; i < m; i += mr) {
+      const size_t rows = m - i < mr ? m - i : mr;
+      for (size_t cc = 0; cc < cout; cc += nr) {
+        const size_t nc = cout - cc < nr ? cout - cc : nr;
+        /* K blocks are the kernel rows; a later block's w starts one packed row early (the
+         * kernel skips that "bias" row), as in gemm_compute. */
+        for (size_t ky = 0; ky < kh; ky++)
+          s->gemm->ukernel(rows, nc, span, xp + (i + ky * iwp) * cin, cin,
+                           c->packed + (cc / nr) * panel + ky * span * nr, tmp + i * cout + cc,
+                           cout, ky == kh - 1 ? &s->mm : &none, ky > 0);
+      }
+    }
+    for (size_t oy = 0; oy < oh; oy++) {
+      float *y = c->y + (b * oh + oy) * ow * cout;
+      memcpy(y, tmp + oy * iwp * cout, ow * cout * sizeof(float));
+      if (s->act_loop) fused_act_apply_2d(s->act, y, ow, cout, cout);
+    }
+  }
+}
+
 static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *out, int n_out,
                            void *scratch, tod_threadpool *tp) {
   const conv_state *s = k->state;
   conv_run_ctx c = {s,    in[0].data, out[0].data, s->packed, scratch,
-                    NULL, &s->mm,     s->dw_w,     s->dw_bias, s->zero};
+                    NULL, &s->mm,     s->dw_w,     s->dw_bias, s->zero, NULL, NULL, 0};
   if (k->post_out) {
     c.y = k->post_out->data;
     c.res = k->post_res->data;
     c.mm = &s->post_mm;
   }
   if (s->mode == MODE_WINOGRAD) {
+    if (s->m_tiles == 1 && s->n_splits > 1 && tod_threadpool_size(tp) > 1) {
+      /* One block, the threads split its columns: transform its tiles once, split too. */
+      gemm_run_slots(tp, s->slots, s->wt_tiles, conv_wino_input_tasks, &c);
+      c.shared_a = 1;
+    }
     gemm_run_slots(tp, s->slots, s->m_tiles * s->n_splits, conv_wino_tasks, &c);
     return TOD_OK;
   }
@@ -771,7 +1191,13 @@ static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *ou
       c.dw_bias = bias;
       c.zero = zero;
     }
-    gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh, conv_dw_tasks, &c);
+    if (k->pre) {
+      c.pre = k->pre->state;
+      c.pre_x = k->pre_in[0]->data;
+      gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh, conv_dw_fused_tasks, &c);
+    } else {
+      gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh, conv_dw_tasks, &c);
+    }
     if (c.res)
       add_residual_2d(c.y, c.res, (size_t)s->n * s->oh * s->ow, (size_t)s->cout,
                       (size_t)s->cout, c.mm);
@@ -781,12 +1207,39 @@ static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *ou
     gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh * s->n_splits, conv_implicit_tasks, &c);
     return TOD_OK;
   }
+  if (s->mode == MODE_PIXCONV) {
+    if (s->runtime_w) {
+      /* Training graphs: this step's weights, transposed after the slots. */
+      float *dst = (float *)(void *)((char *)scratch + s->slots * s->slot_bytes);
+      pixconv_weights(s, in[1].data, n_in > 2 && in[2].data ? in[2].data : NULL, dst);
+      c.packed = dst;
+    } else {
+      c.packed = s->pix_w;
+    }
+    gemm_run_slots(tp, s->slots, (size_t)s->n * s->pix_splits, conv_pix_tasks, &c);
+    return TOD_OK;
+  }
+  if (s->mode == MODE_WRAP) {
+    if (s->runtime_w) {
+      float *dst = (float *)(void *)((char *)scratch + s->slots * s->slot_bytes);
+      pack_gemm_weights(s, in[1].data, n_in > 2 && in[2].data ? in[2].data : NULL, dst);
+      c.packed = dst;
+    }
+    gemm_run_slots(tp, s->slots, (size_t)s->n, conv_wrap_tasks, &c);
+    return TOD_OK;
+  }
   if (s->runtime_w) {
     /* Non-constant weights (training graphs): pack them for this run after the slots. */
     float *dst = (float *)(void *)((char *)scratch + s->slots * s->slot_bytes);
     const float *bias = n_in > 2 && in[2].data ? in[2].data : NULL;
     pack_gemm_weights(s, in[1].data, bias, dst);
     c.packed = dst;
+  }
+  if (s->unit_split && s->mode == MODE_IM2COL && s->group == 1 && s->m_tiles == 1 &&
+      tod_threadpool_size(tp) > 1) {
+    /* Every thread would build the same tile for its share of the columns. */
+    gemm_run_slots(tp, s->slots, s->tile_rows, conv_im2col_rows, &c);
+    c.shared_a = 1;
   }
   gemm_run_slots(tp, s->slots, s->m_tiles * (size_t)s->group * s->n_splits, conv_gemm_tasks, &c);
   return TOD_OK;
