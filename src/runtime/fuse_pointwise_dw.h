@@ -13,6 +13,15 @@
 #include "runtime/planner.h"
 #include "runtime/session_internal.h"
 
+#if defined(TOD_SIZE_FIRST)
+/* tod_min (size-gated) leaves the fold out: nothing is ever folded. */
+static inline void fuse_pointwise_dw_find(tod_model *m) { (void)m; }
+static inline void fuse_pointwise_dw_prepare(tod_model *m) { (void)m; }
+static inline void fuse_pointwise_dw_lifetimes(const tod_model *m, plan_item *items) {
+  (void)m;
+  (void)items;
+}
+#else
 /* At load, after the kernels exist (inference models): finds the 1x1 -> depthwise pairs
  * (conv2d_can_fold_pointwise) whose link no other node and no graph output reads. Allocates
  * m->fold_pw; failure to allocate leaves nothing folded. */
@@ -23,5 +32,7 @@ void fuse_pointwise_dw_prepare(tod_model *m);
 /* In prepare's lifetime pass: the 1x1 convolution's input lives to the depthwise step; its
  * output is never written. */
 void fuse_pointwise_dw_lifetimes(const tod_model *m, plan_item *items);
+
+#endif
 
 #endif

@@ -35,6 +35,26 @@ enum {
   MODE_PIXCONV = 5, MODE_WRAP = 6
 };
 
+/* Paths the small device library (tod_min: no training, size-gated) leaves out: the row-wrapped
+ * GEMM serves training graphs only, and pixconv has SIMD kernels on x86 only (elsewhere its
+ * config is never chosen). Constant-false conditions let the compiler drop their code. */
+#if defined(TOD_NO_TRAIN)
+#define CONV_HAS_WRAP 0
+#else
+#define CONV_HAS_WRAP 1
+#endif
+/* tod_min leaves out the 1x1 -> depthwise fold (fuse_pointwise_dw.h) too. */
+#if defined(TOD_SIZE_FIRST)
+#define CONV_HAS_FOLD 0
+#else
+#define CONV_HAS_FOLD 1
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#define CONV_HAS_PIXCONV 1
+#else
+#define CONV_HAS_PIXCONV 0
+#endif
+
 /* Bytes of Winograd scratch (transformed inputs and GEMM results of one tile block) per
  * thread: half the L2, leaving room for the transformed weights streaming past. */
 #define WINO_BLOCK_BYTES (1024 * 1024)
@@ -245,7 +265,7 @@ static void pixconv_weights(const conv_state *s, const float *w, const float *bi
 /* Packs the constant weights for the path setup chose, once. */
 static tod_status pack_for_mode(conv_state *s) {
   if (s->runtime_w || s->mode == MODE_DEPTHWISE) return TOD_OK;
-  if (s->mode == MODE_PIXCONV) {
+  if (CONV_HAS_PIXCONV && s->mode == MODE_PIXCONV) {
     if (s->pix_w) return TOD_OK;
     s->pix_w = malloc(((size_t)s->kg + 1) * (size_t)s->cout * sizeof(float));
     if (!s->pix_w) return TOD_MEMORY_FAILED;
@@ -326,7 +346,7 @@ static tod_status conv_create(kernel *k, const ir_graph *g, const ir_node *n) {
   }
   s->dwk = dwconv_config_get();
   s->dw_rows = dwconv3x3_rows_get();
-  s->pixk = pixconv_config_get();
+  s->pixk = CONV_HAS_PIXCONV ? pixconv_config_get() : NULL;
   s->runtime_w = !(wt->kind == IR_TENSOR_CONST && wt->data) ||
                  (bt && !(bt->kind == IR_TENSOR_CONST && bt->data));
   if (wt->ndim == 4 && wt->dims[0] > 0 && wt->dims[1] > 0 && wt->dims[2] > 0 && wt->dims[3] > 0) {
@@ -421,7 +441,7 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
   if (is_depthwise(s)) {
     s->mode = MODE_DEPTHWISE;
     s->slot_bytes = dw_ptr_bytes(s);
-    if (k->pre) {
+    if (CONV_HAS_FOLD && k->pre) {
       /* A folded 1x1 convolution: set up (and packed) here, its session node is skipped. */
       tod_view pin[3];
       size_t pscratch = 0;
@@ -472,7 +492,7 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
     s->slot_bytes = ((WINO_POS * rows * (size_t)(s->ig + s->cout) +
                       WINO_TILE_IN * WINO_TILE_IN * (size_t)s->cin) * sizeof(float) + 63) /
                     64 * 64;
-  } else if (wants_pixconv(s, s->ih, ow)) {
+  } else if (CONV_HAS_PIXCONV && wants_pixconv(s, s->ih, ow)) {
     /* Tasks are blocks of output rows of one image (images split when they are fewer than
      * twice the threads); a slot holds the block's input rows, planar and padded. */
     s->mode = MODE_PIXCONV;
@@ -485,7 +505,7 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
     const size_t in_rows = (s->pix_rows - 1) * (size_t)s->sh + (size_t)s->kh;
     s->slot_bytes = ((size_t)s->cin * in_rows * ((size_t)ow + (size_t)s->kw - 1) *
                      sizeof(float) + 63) / 64 * 64;
-  } else if (wants_wrap(s, k, oh, ow)) {
+  } else if (CONV_HAS_WRAP && wants_wrap(s, k, oh, ow)) {
     /* A slot holds the padded image (and a slack of kw - 1 pixels the last virtual rows read)
      * and the virtual rows' results. */
     s->mode = MODE_WRAP;
@@ -1191,7 +1211,7 @@ static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *ou
       c.dw_bias = bias;
       c.zero = zero;
     }
-    if (k->pre) {
+    if (CONV_HAS_FOLD && k->pre) {
       c.pre = k->pre->state;
       c.pre_x = k->pre_in[0]->data;
       gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh, conv_dw_fused_tasks, &c);
@@ -1207,7 +1227,7 @@ static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *ou
     gemm_run_slots(tp, s->slots, (size_t)s->n * s->oh * s->n_splits, conv_implicit_tasks, &c);
     return TOD_OK;
   }
-  if (s->mode == MODE_PIXCONV) {
+  if (CONV_HAS_PIXCONV && s->mode == MODE_PIXCONV) {
     if (s->runtime_w) {
       /* Training graphs: this step's weights, transposed after the slots. */
       float *dst = (float *)(void *)((char *)scratch + s->slots * s->slot_bytes);
@@ -1219,7 +1239,7 @@ static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *ou
     gemm_run_slots(tp, s->slots, (size_t)s->n * s->pix_splits, conv_pix_tasks, &c);
     return TOD_OK;
   }
-  if (s->mode == MODE_WRAP) {
+  if (CONV_HAS_WRAP && s->mode == MODE_WRAP) {
     if (s->runtime_w) {
       float *dst = (float *)(void *)((char *)scratch + s->slots * s->slot_bytes);
       pack_gemm_weights(s, in[1].data, n_in > 2 && in[2].data ? in[2].data : NULL, dst);
