@@ -7,16 +7,16 @@ static const gemm_config g_configs[] = {
   [TOD_ISA_SCALAR] = {"4x8__scalar", TOD_ISA_SCALAR, 4, 8, gemm_ukernel_4x8__scalar,
                       gemm_seg_ukernel_4x8__scalar},
 #if defined(__x86_64__) || defined(__i386__)
-  [TOD_ISA_AVX2] = {"6x16__avx2_fma", TOD_ISA_AVX2, 6, 16, gemm_ukernel_6x16__avx2_fma},
+  [TOD_ISA_AVX2] = {"6x16__avx2_fma", TOD_ISA_AVX2, 6, 16, gemm_ukernel_6x16__avx2_fma, NULL},
   [TOD_ISA_AVX512] = {"8x32__avx512f", TOD_ISA_AVX512, 8, 32, gemm_ukernel_8x32__avx512f,
                       gemm_seg_ukernel_8x32__avx512f},
   /* Beyond the per-ISA entries: narrow variants, chosen by gemm_config_get for small n. */
-  {"8x16__avx512f", TOD_ISA_AVX512, 8, 16, gemm_ukernel_8x16__avx512f},
+  {"8x16__avx512f", TOD_ISA_AVX512, 8, 16, gemm_ukernel_8x16__avx512f, NULL},
 #elif defined(__aarch64__)
-  [TOD_ISA_NEON] = {"8x8__neonfma", TOD_ISA_NEON, 8, 8, gemm_ukernel_8x8__neonfma},
+  [TOD_ISA_NEON] = {"8x8__neonfma", TOD_ISA_NEON, 8, 8, gemm_ukernel_8x8__neonfma, NULL},
 #elif defined(__arm__)
   /* Built with -mfpu=neon, chosen only when the CPU reports NEON (HWCAP). */
-  [TOD_ISA_NEON] = {"4x8__neon", TOD_ISA_NEON, 4, 8, gemm_ukernel_4x8__neon},
+  [TOD_ISA_NEON] = {"4x8__neon", TOD_ISA_NEON, 4, 8, gemm_ukernel_4x8__neon, NULL},
 #endif
 };
 
