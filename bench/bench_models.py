@@ -33,6 +33,10 @@ def timed(cmd, repeat=5):
     """Median wall time (ms) of cmd over `repeat` runs, and the largest peak RSS (MB) of one run."""
     ts, rss = [], 0.0
     for _ in range(repeat):
+        # Start from a clean page cache state: a command that fsyncs (converter_lite does, cp
+        # does not) would otherwise also pay for flushing what earlier steps left dirty (the
+        # ONNX export, the previous runs' outputs) under ext4's ordered journal.
+        os.sync()
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         ts.append((time.perf_counter() - t0) * 1e3)
