@@ -56,6 +56,21 @@ void ir_graph_free(ir_graph *g) {
   memset(g, 0, sizeof *g);
 }
 
+void ir_graph_uses(const ir_graph *g, int *producer, int *readers) {
+  for (int t = 0; t < g->n_tensors; t++) {
+    producer[t] = -1;
+    readers[t] = 0;
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ir_node *n = &g->nodes[i];
+    for (int j = 0; j < n->n_out; j++)
+      if (n->out[j] >= 0) producer[n->out[j]] = i;
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] >= 0) readers[n->in[j]]++;
+  }
+  for (int i = 0; i < g->n_outputs; i++) readers[g->outputs[i]]++;
+}
+
 int ir_add_tensor(ir_graph *g, const char *name) {
   if (g->n_tensors == g->cap_tensors) {
     int cap = g->cap_tensors ? g->cap_tensors * 2 : 64;

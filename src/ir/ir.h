@@ -172,6 +172,9 @@ typedef struct ir_graph {
 void ir_graph_init(ir_graph *g);
 /* Frees everything the graph owns (names, owned data, attrs); borrowed data is untouched. */
 void ir_graph_free(ir_graph *g);
+/* Per tensor (arrays of g->n_tensors, the caller's): the node producing it (-1: none) and how
+ * many node inputs and graph outputs read it. */
+void ir_graph_uses(const ir_graph *g, int *producer, int *readers);
 
 /* Deep copy: names, attributes, quantization and constant data are copied into dst (owned), so
  * dst does not depend on src's storage. */

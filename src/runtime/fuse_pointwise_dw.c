@@ -18,7 +18,7 @@ void fuse_pointwise_dw_find(tod_model *m) {
   const ir_graph *g = &m->g;
   if (m->trainable || g->n_nodes == 0) return;
   int *producer = malloc((size_t)g->n_tensors * sizeof *producer);
-  int *readers = calloc((size_t)g->n_tensors, sizeof *readers);
+  int *readers = malloc((size_t)g->n_tensors * sizeof *readers);
   m->fold_pw = malloc((size_t)g->n_nodes * sizeof *m->fold_pw);
   if (!producer || !readers || !m->fold_pw) {
     free(m->fold_pw);
@@ -27,16 +27,8 @@ void fuse_pointwise_dw_find(tod_model *m) {
     free(readers);
     return;
   }
-  for (int t = 0; t < g->n_tensors; t++) producer[t] = -1;
-  for (int i = 0; i < g->n_nodes; i++) {
-    const ir_node *n = &g->nodes[i];
-    m->fold_pw[i] = -1;
-    for (int j = 0; j < n->n_out; j++)
-      if (n->out[j] >= 0) producer[n->out[j]] = i;
-    for (int j = 0; j < n->n_in; j++)
-      if (n->in[j] >= 0) readers[n->in[j]]++;
-  }
-  for (int i = 0; i < g->n_outputs; i++) readers[g->outputs[i]]++;
+  ir_graph_uses(g, producer, readers);
+  for (int i = 0; i < g->n_nodes; i++) m->fold_pw[i] = -1;
   for (int d = 0; d < g->n_nodes; d++) {
     const ir_node *n = &g->nodes[d];
     if (n->op != IR_OP_Conv2DFusion || n->n_in < 2 || n->in[0] < 0) continue;

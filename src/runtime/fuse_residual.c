@@ -33,7 +33,7 @@ void fuse_residual_find(tod_model *m) {
   const ir_graph *g = &m->g;
   if (g->n_nodes == 0) return;
   int *producer = malloc((size_t)g->n_tensors * sizeof *producer);
-  int *readers = calloc((size_t)g->n_tensors, sizeof *readers);
+  int *readers = malloc((size_t)g->n_tensors * sizeof *readers);
   m->fuse_conv = malloc((size_t)g->n_nodes * sizeof *m->fuse_conv);
   if (!producer || !readers || !m->fuse_conv) {
     free(m->fuse_conv);
@@ -42,16 +42,8 @@ void fuse_residual_find(tod_model *m) {
     free(readers);
     return;
   }
-  for (int t = 0; t < g->n_tensors; t++) producer[t] = -1;
-  for (int i = 0; i < g->n_nodes; i++) {
-    const ir_node *n = &g->nodes[i];
-    m->fuse_conv[i] = -1;
-    for (int j = 0; j < n->n_out; j++)
-      if (n->out[j] >= 0) producer[n->out[j]] = i;
-    for (int j = 0; j < n->n_in; j++)
-      if (n->in[j] >= 0) readers[n->in[j]]++;
-  }
-  for (int i = 0; i < g->n_outputs; i++) readers[g->outputs[i]]++;
+  ir_graph_uses(g, producer, readers);
+  for (int i = 0; i < g->n_nodes; i++) m->fuse_conv[i] = -1;
   char *taken = calloc((size_t)g->n_nodes, 1);
   for (int i = 0; taken && i < g->n_nodes; i++) {
     const ir_node *a = &g->nodes[i];
