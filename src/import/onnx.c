@@ -350,7 +350,7 @@ static tod_status parse_node(onnx_ctx *c, const pb_reader *parent, const pb_fiel
   if (!op.n) return onnx_fail(c, TOD_GRAPH_FILE_ERR, "node '%s' has no op_type", n->name);
   n->in_names = malloc(sizeof(onnx_str) * (size_t)(ni + 1));
   n->in = malloc(sizeof(int) * (size_t)(ni + 1));
-  n->out_names = malloc(sizeof(onnx_str) * (size_t)(no + 1));
+  n->out_names = calloc((size_t)(no + 1), sizeof(onnx_str)); /* out_names[0] is empty when no == 0 */
   n->attrs = calloc((size_t)(na + 1), sizeof(onnx_attr));
   if (!n->in_names || !n->in || !n->out_names || !n->attrs) return onnx_oom(c);
   pb_reader r2 = r;
@@ -598,6 +598,8 @@ static tod_status import_node(onnx_ctx *c, onnx_node *n) {
       return onnx_fail(c, TOD_GRAPH_FILE_ERR, "%s node '%s' reads '%s', which no earlier node, input or "
                        "initializer defines", n->op_type, n->name, onnx_show(n->in_names[i], b, sizeof b));
   }
+  /* Every ONNX operator has an output; translators name out_names[0] without asking. */
+  if (n->n_out < 1) return onnx_fail(c, TOD_GRAPH_FILE_ERR, "%s node '%s' has no outputs", n->op_type, n->name);
   if (strcmp(n->op_type, "Constant") == 0) return import_constant(c, n);
   tod_status more = onnx_translate_dyn(c, n);
   if (more == TOD_NOT_FIND_OP) more = onnx_translate_nn(c, n);
