@@ -69,20 +69,51 @@ static tod_status cs_setup(kernel *k, const tod_view *in, int n_in, const tod_vi
   return TOD_OK;
 }
 
-static tod_status cs_run(kernel *k, const tod_view *in, int n_in, tod_view *out, int n_out,
-                         void *scratch, tod_threadpool *tp) {
-  const cs_state *s = k->state;
-  int concat = k->node->op == IR_OP_Concat;
-  for (int64_t o = 0; o < s->outer; o++) {
-    size_t off = (size_t)o * s->big;
-    for (int p = 0; p < s->n_pieces; p++) {
-      size_t b = s->pieces[p];
-      if (!b) continue;
-      if (concat) memcpy((char *)out[0].data + off, (const char *)in[p].data + (size_t)o * b, b);
-      else memcpy((char *)out[p].data + (size_t)o * b, (const char *)in[0].data + off, b);
+typedef struct {
+  const cs_state *s;
+  int concat;
+  const tod_view *in, *out;
+  int64_t chunks; /* byte ranges each outer slice is cut into */
+  size_t chunk;   /* bytes of one range */
+} cs_job;
+
+/* Items are (outer slice, byte range of it): each copies the parts of every piece that fall in
+ * its range, so a concat of a few large parts (outer 1) splits across threads as well as one of
+ * many pixels (NHWC channel concat). */
+static void cs_rows(void *ctx, int64_t i0, int64_t i1) {
+  const cs_job *j = ctx;
+  const cs_state *s = j->s;
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t o = i / j->chunks;
+    size_t lo = (size_t)(i % j->chunks) * j->chunk, hi = lo + j->chunk;
+    if (hi > s->big) hi = s->big;
+    size_t base = (size_t)o * s->big, off = 0;
+    for (int p = 0; p < s->n_pieces && off < hi; p++) {
+      size_t b = s->pieces[p], a = off > lo ? off : lo, e = off + b < hi ? off + b : hi;
+      if (a < e) {
+        char *whole = (char *)(j->concat ? j->out[0].data : j->in[0].data) + base + a;
+        char *part = (char *)(j->concat ? j->in[p].data : j->out[p].data) + (size_t)o * b + (a - off);
+        if (j->concat) memcpy(whole, part, e - a);
+        else memcpy(part, whole, e - a);
+      }
       off += b;
     }
   }
+}
+
+static tod_status cs_run(kernel *k, const tod_view *in, int n_in, tod_view *out, int n_out,
+                         void *scratch, tod_threadpool *tp) {
+  const cs_state *s = k->state;
+  if (!s->big || !s->outer) return TOD_OK;
+  /* About 16 KB per item: large enough that the per-item walk over the pieces is noise. */
+  const size_t target = 16384;
+  cs_job j = {s, k->node->op == IR_OP_Concat, in, out, 1, s->big};
+  if (s->big > 2 * target) {
+    j.chunks = (int64_t)((s->big + target - 1) / target);
+    j.chunk = (s->big + (size_t)j.chunks - 1) / (size_t)j.chunks;
+  }
+  int64_t grain = (int64_t)(target / (j.chunk ? j.chunk : 1));
+  kpar_for(tp, s->outer * j.chunks, grain < 1 ? 1 : grain, cs_rows, &j);
   return TOD_OK;
 }
 
