@@ -308,15 +308,36 @@ static tod_status prepare(tod_model *m) {
     items[t].size = session_view_bytes(&m->views[t]);
     if (items[t].size == 0 && m->views[t].ndim >= 0) items[t].size = 1; /* empty tensors */
   }
+  /* Inference models: a Reshape-like node whose input dies there writes nothing; its output is
+   * the input's bytes (alias[t]: the tensor whose arena slot t shares, -1). Training models keep
+   * the copy: backward kernels read both sides. */
+  int *alias = m->trainable ? NULL : malloc(sizeof(int) * (size_t)(nt ? nt : 1));
+  for (int t = 0; alias && t < nt; t++) alias[t] = -1;
+  for (int i = 0; alias && i < nn; i++) {
+    const ir_node *n = &g->nodes[i];
+    int op = n->op;
+    if (m->skip[i] || n->n_in < 1 || n->n_out != 1 || n->in[0] < 0 ||
+        (op != IR_OP_Reshape && op != IR_OP_Flatten && op != IR_OP_Squeeze && op != IR_OP_Unsqueeze &&
+         op != IR_OP_ExpandDims))
+      continue;
+    int r = n->in[0], y = n->out[0];
+    while (alias[r] >= 0) r = alias[r];
+    if (!items[r].size || !items[y].size || items[y].size > items[r].size || items[r].last != i) continue;
+    items[r].last = items[y].last;
+    items[y].size = 0;
+    alias[y] = r;
+  }
   size_t total = 0;
   tod_status st = plan_memory(items, nt, &total);
   if (st != TOD_OK) {
     free(items);
+    free(alias);
     return fail(m, st, "memory planning failed");
   }
   st = session_reserve(m, m->eager_bytes, total, "the activation arena");
   if (st != TOD_OK) {
     free(items);
+    free(alias);
     return st;
   }
   if (total > m->arena_size) {
@@ -325,12 +346,19 @@ static tod_status prepare(tod_model *m) {
     m->arena_size = m->arena ? total : 0;
     if (!m->arena) {
       free(items);
+      free(alias);
       return fail(m, TOD_MEMORY_FAILED, "cannot allocate %zu bytes of activation memory", total);
     }
   }
   for (int t = 0; t < nt; t++)
     if (items[t].size > 0) m->views[t].data = m->arena + items[t].offset;
+  for (int t = 0; alias && t < nt; t++) {
+    int r = t;
+    while (alias[r] >= 0) r = alias[r];
+    if (r != t) m->views[t].data = m->views[r].data;
+  }
   free(items);
+  free(alias);
   /* Kernels see their shapes once here; the largest scratch is shared by all. */
   size_t max_scratch = 0;
   for (int i = 0; i < nn; i++) {
