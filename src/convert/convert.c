@@ -15,6 +15,7 @@
 #include "ir/ir.h"
 #include "ir/passes.h"
 #include "ir/quant.h"
+#include "ir/shuffle.h"
 #include "ir/source_pages.h"
 #include "tod/tod.h"
 
@@ -38,6 +39,22 @@ static void dir_of(const char *path, char *buf, size_t n) {
   if (len >= n) len = n - 1;
   memcpy(buf, path, len);
   buf[len] = 0;
+}
+
+/* Import, then the checks every pass relies on (valid indices, topological order). */
+static tod_status import_graph(const tod_convert_options *o, tod_mapped_file *f, const char *dir, ir_graph *g,
+                               char *err, size_t errlen) {
+  tod_status st;
+  if (o->fmk == TOD_FMK_MINDIR)
+    st = mindir_import(f->data, f->size, dir, o->train_model, g, err, errlen);
+  else
+    st = onnx_import(f->data, f->size, dir, g, err, errlen);
+  /* Whatever import touched goes back now (a weight still borrowed is re-read from the file
+   * when a pass or the writer uses it). */
+  ir_source_release(f->data, f->size);
+  if (st == TOD_OK) st = ir_validate(g, err, errlen);
+  if (st == TOD_OK) st = ir_toposort(g, err, errlen);
+  return st;
 }
 
 tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
@@ -80,29 +97,40 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
   dir_of(o->model_file, dir, sizeof dir);
   ir_graph g;
   ir_graph_init(&g);
-  if (o->fmk == TOD_FMK_MINDIR)
-    st = mindir_import(f.data, f.size, dir, o->train_model, &g, err, errlen);
-  else
-    st = onnx_import(f.data, f.size, dir, &g, err, errlen);
-  /* Whatever import touched goes back now (a weight still borrowed is re-read from the file
-   * when a pass or the writer uses it). */
-  ir_source_release(f.data, f.size);
+  st = import_graph(o, &f, dir, &g, err, errlen);
   /* A MINDIR training graph (TrainOneStepCell export) brings MindSpore's own gradient and
    * optimizer nodes: no autodiff then. */
   int has_grads = o->fmk == TOD_FMK_MINDIR && st == TOD_OK && mindir_has_optimizer(&g);
-  if (st == TOD_OK) st = ir_validate(&g, err, errlen);
-  if (st == TOD_OK) st = ir_toposort(&g, err, errlen);
   if (o->train_model) {
     /* Training: BatchNorm stays (its statistics train), nothing is folded (a folded node could
      * swallow a trainable weight) and activations stay unfused (each has its own gradient).
      * Shapes are inferred before autodiff, which shapes the gradient tensors itself. */
     if (st == TOD_OK) st = ir_pass_layout(&g, o->input_nhwc, err, errlen);
     if (st == TOD_OK) st = ir_pass_infer_and_fold(&g, 0, err, errlen);
+    if (st == TOD_OK) st = ir_pass_check_shuffles(&g, err, errlen);
     if (st == TOD_OK && !has_grads) st = ir_pass_autodiff(&g, &cfg.spec, err, errlen);
   } else {
     if (st == TOD_OK) st = ir_pass_fold_batchnorm(&g, err, errlen);
     if (st == TOD_OK) st = ir_pass_layout(&g, o->input_nhwc, err, errlen);
     if (st == TOD_OK) st = ir_pass_infer_and_fold(&g, 1, err, errlen);
+    /* Channel shuffles run on NHWC data only when the layout pass knows their NCHW dims, which
+     * a model may not declare: then the inferred dims are carried into a second import. */
+    ir_shuffle_hint *hints = NULL;
+    int nh = st == TOD_OK ? ir_shuffle_hints(&g, &hints) : 0;
+    if (nh < 0) {
+      snprintf(err, errlen, "out of memory");
+      st = TOD_MEMORY_FAILED;
+    } else if (nh > 0) {
+      ir_graph_free(&g);
+      ir_graph_init(&g);
+      st = import_graph(o, &f, dir, &g, err, errlen);
+      if (st == TOD_OK) st = ir_pass_fold_batchnorm(&g, err, errlen);
+      if (st == TOD_OK) ir_shuffle_apply_hints(&g, hints, nh);
+      if (st == TOD_OK) st = ir_pass_layout(&g, o->input_nhwc, err, errlen);
+      if (st == TOD_OK) st = ir_pass_infer_and_fold(&g, 1, err, errlen);
+    }
+    ir_shuffle_hints_free(hints, nh > 0 ? nh : 0);
+    if (st == TOD_OK) st = ir_pass_check_shuffles(&g, err, errlen);
     if (st == TOD_OK) st = ir_pass_fuse_activation(&g, err, errlen);
   }
   if (st == TOD_OK) st = ir_compact(&g);

@@ -13,6 +13,7 @@
 
 #include "ir/ir_op.h"
 #include "ir/passes.h"
+#include "ir/shuffle.h"
 #include "ir/source_pages.h"
 
 static const int TO_NHWC[4] = {0, 2, 3, 1};
@@ -21,7 +22,7 @@ static const int TO_NCHW[4] = {0, 3, 1, 2};
 typedef struct {
   ir_graph *g;
   int cap;
-  signed char *state; /* 1 = permuted */
+  signed char *state; /* 1 = permuted; 2, 3: inside a channel shuffle rewritten for NHWC */
   int *rank;
   int *nhwc_of;       /* cached permuted copy of a source tensor, -1 */
   int *nchw_of;       /* cached source copy of a permuted tensor, -1 */
@@ -349,10 +350,144 @@ static void per_channel_outputs(lctx *c, int i) {
   }
 }
 
+/* A new int32 constant for node i's input j, named after the tensor it replaces. */
+static tod_status replace_const(lctx *c, int i, int j, const int64_t *v, int n) {
+  int32_t w[IR_MAX_DIMS];
+  for (int k = 0; k < n; k++) w[k] = v[k] > INT32_MAX ? INT32_MAX : v[k] < INT32_MIN ? INT32_MIN : (int32_t)v[k];
+  char name[560];
+  snprintf(name, sizeof name, "%s_nhwc", c->g->tensors[c->g->nodes[i].in[j]].name);
+  int t = ir_add_const_i32(c->g, name, w, n);
+  if (t < 0 || grow(c) != TOD_OK) return fail_mem(c);
+  c->rank[t] = 1;
+  c->g->nodes[i].in[j] = t;
+  return TOD_OK;
+}
+
+/* Shape of a permuted tensor: the permuted dims, gathered back into source order. */
+static tod_status layout_shape(lctx *c, int i) {
+  ir_graph *g = c->g;
+  int out = g->nodes[i].out[0];
+  char name[560];
+  snprintf(name, sizeof name, "%s_nhwc", g->tensors[out].name);
+  int sp = ir_add_tensor(g, name);
+  if (sp < 0 || grow(c) != TOD_OK) return fail_mem(c);
+  g->tensors[sp].dtype = g->tensors[out].dtype;
+  g->nodes[i].out[0] = sp;
+  const int32_t perm[4] = {TO_NCHW[0], TO_NCHW[1], TO_NCHW[2], TO_NCHW[3]};
+  if (ir_add_gather_1d(g, sp, perm, 4, out) < 0 || grow(c) != TOD_OK) return fail_mem(c);
+  c->rank[sp] = c->rank[out] = 1;
+  c->state[sp] = c->state[out] = 0;
+  return TOD_OK;
+}
+
+/* StridedSlice of a permuted tensor: ONNX's five-input form gets its axes renumbered; the
+ * four-input form (one begin/end/stride per axis) its vectors and begin/end masks reordered. */
+static tod_status layout_slice(lctx *c, int i) {
+  ir_graph *g = c->g;
+  ir_node *n = &g->nodes[i];
+  int64_t v[3][IR_MAX_DIMS], r[IR_MAX_DIMS];
+  if (n->n_in >= 5) {
+    int k = ir_const_ints(g, n->in[3], v[0], IR_MAX_DIMS);
+    if (k < 1) return TOD_NOT_FIND_OP;
+    for (int a = 0; a < k; a++) {
+      int64_t ax = v[0][a] < 0 ? v[0][a] + 4 : v[0][a];
+      if (ax < 0 || ax > 3) return TOD_NOT_FIND_OP;
+      r[a] = TO_NCHW[ax];
+    }
+    tod_status st = replace_const(c, i, 3, r, k);
+    if (st == TOD_OK) set_outputs(c, i, 1, 4);
+    return st;
+  }
+  if (n->n_in != 4 || ir_attr_int(n, "ellipsis_mask", 0) || ir_attr_int(n, "new_axis_mask", 0) ||
+      ir_attr_int(n, "shrink_axis_mask", 0))
+    return TOD_NOT_FIND_OP;
+  for (int j = 0; j < 3; j++)
+    if (ir_const_ints(g, n->in[j + 1], v[j], IR_MAX_DIMS) != 4) return TOD_NOT_FIND_OP;
+  static const char *masks[2] = {"begin_mask", "end_mask"};
+  int64_t m[2];
+  for (int j = 0; j < 2; j++) {
+    int64_t old = ir_attr_int(n, masks[j], 0);
+    m[j] = 0;
+    for (int k = 0; k < 4; k++)
+      if (old & ((int64_t)1 << TO_NHWC[k])) m[j] |= (int64_t)1 << k;
+  }
+  for (int j = 0; j < 3; j++) {
+    for (int k = 0; k < 4; k++) r[k] = v[j][TO_NHWC[k]];
+    tod_status st = replace_const(c, i, j + 1, r, 4);
+    if (st != TOD_OK) return st;
+  }
+  for (int j = 0; j < 2; j++)
+    if (ir_attr_set_int(&g->nodes[i], masks[j], m[j]) != TOD_OK) return fail_mem(c);
+  set_outputs(c, i, 1, 4);
+  return TOD_OK;
+}
+
+/* ReduceFusion of a permuted tensor over constant axes: the axes are renumbered. Kept dims stay
+ * permuted; dropped ones leave the remaining axes in source order when their order agrees
+ * (a spatial mean [N,C,H,W] -> [N,C] does). */
+static tod_status layout_reduce(lctx *c, int i) {
+  ir_graph *g = c->g;
+  ir_node *n = &g->nodes[i];
+  int64_t v[IR_MAX_DIMS], r[IR_MAX_DIMS];
+  int k = n->n_in >= 2 ? ir_const_ints(g, n->in[1], v, IR_MAX_DIMS) : -1;
+  if (k < 1 || ir_attr_int(n, "reduce_to_end", 0)) return TOD_NOT_FIND_OP;
+  int mask[4] = {0, 0, 0, 0};
+  for (int a = 0; a < k; a++) {
+    int64_t ax = v[a] < 0 ? v[a] + 4 : v[a];
+    if (ax < 0 || ax > 3) return TOD_NOT_FIND_OP;
+    r[a] = TO_NCHW[ax];
+    mask[ax] = 1;
+  }
+  int keep = ir_attr_int(n, "keep_dims", 0) != 0, left = 0;
+  if (!keep) {
+    /* Kept source axes, walked in permuted order, must come out ascending. */
+    int last = -1;
+    for (int p = 0; p < 4; p++) {
+      int a = TO_NHWC[p];
+      if (mask[a]) continue;
+      if (a < last) return TOD_NOT_FIND_OP;
+      last = a;
+      left++;
+    }
+  }
+  tod_status st = replace_const(c, i, 1, r, k);
+  if (st == TOD_OK) set_outputs(c, i, keep, keep ? 4 : left);
+  return st;
+}
+
+/* NCHW dims of permuted tensor x as the model declared them (the importer's value_info dims
+ * of its source copy or of itself); 0 when unknown. */
+static int source_dims(const lctx *c, int x, int64_t d[4]) {
+  int s = c->nchw_of[x] >= 0 ? c->nchw_of[x] : x;
+  const ir_tensor *t = &c->g->tensors[s];
+  if (t->ndim != 4) return 0;
+  for (int k = 0; k < 4; k++) d[k] = t->dims[k];
+  return 1;
+}
+
+/* A Reshape of a permuted tensor that starts a channel shuffle: the shuffle runs on NHWC data
+ * (shuffle.c) and its result stays permuted. */
+static tod_status layout_shuffle(lctx *c, int i) {
+  ir_graph *g = c->g;
+  int64_t d[4];
+  int p, r2;
+  int sd = source_dims(c, g->nodes[i].in[0], d);
+  if (!sd || !ir_shuffle_match(g, i, d, &p, &r2)) return TOD_NOT_FIND_OP;
+  if (ir_shuffle_rewrite(g, i, p, r2, d) < 0 || grow(c) != TOD_OK) return fail_mem(c);
+  set_outputs(c, i, 2, 5);
+  return TOD_OK;
+}
+
 static tod_status layout_node(lctx *c, int i) {
   ir_graph *g = c->g;
   int op = g->nodes[i].op;
   int rank = out_rank(c, &g->nodes[i]);
+  if (g->nodes[i].n_in > 0 && g->nodes[i].in[0] >= 0 && c->state[g->nodes[i].in[0]] >= 2) {
+    /* The Transpose (state 2 -> 3) and final Reshape (3 -> permuted) of a rewritten shuffle. */
+    int s = c->state[g->nodes[i].in[0]];
+    set_outputs(c, i, s == 2 ? 3 : 1, s == 2 ? 5 : 4);
+    return TOD_OK;
+  }
   if (is_spatial(op)) {
     int x = g->nodes[i].in[0];
     if (!c->state[x]) {
@@ -485,9 +620,20 @@ static tod_status layout_node(lctx *c, int i) {
     return TOD_OK;
   }
   if (op == IR_OP_Concat) {
+    /* Some parts permuted: the rank-4 others are permuted too (a Transpose each), cheaper than
+     * sending every permuted part and the result back through Transposes. */
     int all = 1;
-    for (int j = 0; j < g->nodes[i].n_in; j++)
-      if (!c->state[g->nodes[i].in[j]]) all = 0;
+    for (int j = 0; j < g->nodes[i].n_in; j++) {
+      int t = g->nodes[i].in[j];
+      if (t < 0 || (!c->state[t] && c->rank[t] != 4)) all = 0;
+    }
+    for (int j = 0; all && j < g->nodes[i].n_in; j++) {
+      int t = g->nodes[i].in[j];
+      if (c->state[t]) continue;
+      int p = g->tensors[t].kind == IR_TENSOR_CONST ? permute_const(c, t) : to_nhwc(c, t);
+      if (p < 0) return fail_mem(c);
+      g->nodes[i].in[j] = p;
+    }
     if (all) {
       int64_t axis = ir_attr_int(&g->nodes[i], "axis", 0);
       if (axis < 0) axis += 4;
@@ -549,6 +695,15 @@ static tod_status layout_node(lctx *c, int i) {
         return TOD_OK;
       }
     }
+  }
+  int x0 = g->nodes[i].n_in > 0 ? g->nodes[i].in[0] : -1;
+  if (x0 >= 0 && c->rank[x0] == 4 && c->state[x0]) {
+    tod_status st = TOD_NOT_FIND_OP;
+    if (op == IR_OP_Shape) st = layout_shape(c, i);
+    else if (op == IR_OP_Reshape) st = layout_shuffle(c, i);
+    else if (op == IR_OP_StridedSlice) st = layout_slice(c, i);
+    else if (op == IR_OP_ReduceFusion) st = layout_reduce(c, i);
+    if (st != TOD_NOT_FIND_OP) return st;
   }
   tod_status st = inputs_to_source(c, i);
   if (st == TOD_OK) set_outputs(c, i, 0, rank);

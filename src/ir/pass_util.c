@@ -15,6 +15,39 @@ int ir_add_const_i32(ir_graph *g, const char *name, const int32_t *v, int n) {
   return t;
 }
 
+int ir_const_ints(const ir_graph *g, int t, int64_t *v, int cap) {
+  if (t < 0 || t >= g->n_tensors) return -1;
+  const ir_tensor *x = &g->tensors[t];
+  if (x->kind != IR_TENSOR_CONST || !x->data || x->ndim > 1) return -1;
+  size_t es = x->dtype == IR_DT_INT32 ? 4 : x->dtype == IR_DT_INT64 ? 8 : 0;
+  int64_t n = x->ndim == 0 ? 1 : x->dims[0];
+  if (!es || n < 0 || n > cap || x->nbytes < (size_t)n * es) return -1;
+  for (int64_t k = 0; k < n; k++) {
+    if (es == 4) {
+      int32_t a;
+      memcpy(&a, (const char *)x->data + k * 4, 4);
+      v[k] = a;
+    } else {
+      memcpy(&v[k], (const char *)x->data + k * 8, 8);
+    }
+  }
+  return (int)n;
+}
+
+int ir_add_gather_1d(ir_graph *g, int src, const int32_t *idx, int n, int out) {
+  char iname[560], aname[560], nname[560];
+  snprintf(iname, sizeof iname, "%s_idx", g->tensors[out].name);
+  snprintf(aname, sizeof aname, "%s_axis", g->tensors[out].name);
+  snprintf(nname, sizeof nname, "%s/Gather", g->tensors[out].name);
+  const int32_t zero = 0;
+  int it = ir_add_const_i32(g, iname, idx, n);
+  int at = ir_add_const_i32(g, aname, &zero, 1);
+  if (it < 0 || at < 0) return -1;
+  g->tensors[at].ndim = 0; /* a scalar axis */
+  int in[3] = {src, it, at};
+  return ir_add_node(g, IR_OP_Gather, nname, in, 3, &out, 1) < 0 ? -1 : 0;
+}
+
 int ir_add_transpose(ir_graph *g, int src, const int *perm, int rank, const char *suffix) {
   char name[512];
   snprintf(name, sizeof name, "%s%s", g->tensors[src].name, suffix);

@@ -25,16 +25,23 @@ tod_status ir_pass_fuse_activation(ir_graph *g, char *err, size_t errlen);
  * are all constants by its computed output (constant folding, with the runtime's kernels). */
 tod_status ir_pass_infer_and_fold(ir_graph *g, int fold, char *err, size_t errlen);
 
-/* transpose.c: removes Transpose pairs that cancel and Transposes that only move size-1 axes
- * (they become Reshapes). */
-tod_status ir_pass_simplify_transposes(ir_graph *g, char *err, size_t errlen);
+/* shuffle.c: after shape inference, refuses a model whose channel shuffles the layout pass
+ * rewrote for NHWC from its declared (value_info) dims turn out to have other dims. */
+tod_status ir_pass_check_shuffles(const ir_graph *g, char *err, size_t errlen);
+
 
 /* Helpers shared by passes (pass_util.c). */
 /* Adds a constant int32 1-D tensor holding v[0..n) and returns its index (or -1). */
 int ir_add_const_i32(ir_graph *g, const char *name, const int32_t *v, int n);
+/* Values of a constant int32/int64 tensor (a scalar counts as one value) into v[0..cap): the
+ * count, or -1 when t is not such a constant or holds more than cap values. */
+int ir_const_ints(const ir_graph *g, int t, int64_t *v, int cap);
 /* Inserts a Transpose reading src with the given permutation; returns the output tensor. The
  * node is appended (callers run ir_toposort afterwards). */
 int ir_add_transpose(ir_graph *g, int src, const int *perm, int rank, const char *suffix);
+/* Appends out = Gather(src, idx[0..n), axis 0), a reordering of a 1-D tensor's values (a Shape
+ * read back in another axis order). Returns 0, or -1 when out of memory. */
+int ir_add_gather_1d(ir_graph *g, int src, const int32_t *idx, int n, int out);
 /* Replaces every read of tensor from by tensor to (nodes and graph outputs). */
 void ir_replace_uses(ir_graph *g, int from, int to);
 
