@@ -3,7 +3,8 @@
 PyTorch computed (MindSpore Lite's calibration text format: `NAME NDIM DIMS...` then the values),
 on a small residual network (Winograd 3x3 convolutions, a residual Add folded into its
 convolution) and on every model of the inference tests (test_models_vs_torch: LeNet-5 with flatten
-and with a view chain, mobilenet_v2, resnet18). A reference the outputs do not match makes it exit
+and with a view chain, mobilenet_v2, resnet18, squeezenet1_1, shufflenet_v2_x1_0, a layout-operator
+network). A reference the outputs do not match makes it exit
 non-zero."""
 import os
 import re
