@@ -5,6 +5,9 @@
  * tod_model_set_input / tod_model_run / tod_model_output calls, then tod_model_free.
  * Every fallible call returns a tod_status (0 or a negative MindSpore Lite code) and leaves a
  * message readable with tod_model_error (or in the caller's err buffer before a model exists).
+ * A NULL model, handle or required pointer argument is TOD_NULL_PTR (getters return 0, -1 or
+ * ""; functions without a result do nothing); an input or output index out of range is
+ * TOD_OUT_OF_TENSOR_RANGE.
  */
 #ifndef TOD_TOD_H
 #define TOD_TOD_H

@@ -20,6 +20,7 @@
 #include "tod/tod.h"
 
 void tod_convert_options_init(tod_convert_options *o) {
+  if (!o) return;
   memset(o, 0, sizeof *o);
   o->fmk = TOD_FMK_ONNX;
   o->bit_num = 8;
@@ -58,6 +59,12 @@ static tod_status import_graph(const tod_convert_options *o, tod_mapped_file *f,
 }
 
 tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
+  char dummy[8];
+  if (!err) err = dummy, errlen = sizeof dummy;
+  if (!o || !o->model_file || !o->output_file) {
+    snprintf(err, errlen, "no %s", !o ? "options" : !o->model_file ? "model file" : "output file");
+    return TOD_NULL_PTR;
+  }
   if (o->fmk != TOD_FMK_ONNX && o->fmk != TOD_FMK_MINDIR) {
     snprintf(err, errlen, "unsupported source framework %d", (int)o->fmk);
     return TOD_NOT_SUPPORT;

@@ -264,6 +264,7 @@ static double default_clock(void *ctx) {
 static double ck_now(const tod_checkpointer *c) { return c->cfg.clock(c->cfg.clock_ctx); }
 
 void tod_checkpoint_config_default(tod_checkpoint_config *c) {
+  if (!c) return;
   memset(c, 0, sizeof *c);
   c->save_checkpoint_steps = 1;
   c->keep_checkpoint_max = 5;
@@ -324,6 +325,10 @@ tod_status tod_checkpointer_create(const tod_checkpoint_config *cfg, int64_t sta
                                    char *err, size_t errlen) {
   char dummy[8];
   if (!err) err = dummy, errlen = sizeof dummy;
+  if (!out) {
+    snprintf(err, errlen, "no place for the checkpointer (out is NULL)");
+    return TOD_NULL_PTR;
+  }
   *out = NULL;
   tod_checkpoint_config def;
   if (!cfg) {
@@ -379,9 +384,9 @@ void tod_checkpointer_free(tod_checkpointer *c) {
   free(c);
 }
 
-const char *tod_checkpointer_prefix(const tod_checkpointer *c) { return c->prefix; }
-const char *tod_checkpointer_last_path(const tod_checkpointer *c) { return c->last_path; }
-const char *tod_checkpointer_error(const tod_checkpointer *c) { return c->err; }
+const char *tod_checkpointer_prefix(const tod_checkpointer *c) { return c ? c->prefix : ""; }
+const char *tod_checkpointer_last_path(const tod_checkpointer *c) { return c ? c->last_path : ""; }
+const char *tod_checkpointer_error(const tod_checkpointer *c) { return c ? c->err : "no checkpointer"; }
 
 static void drop_file(tod_checkpointer *c, int i) {
   if (unlink(c->files[i].path) != 0 && errno != ENOENT) { /* keep going: retention is best effort */

@@ -69,6 +69,7 @@ static tod_status export_inference(tod_model *m, const char *path) {
 }
 
 tod_status tod_model_export(tod_model *m, const char *path, int inference_only) {
+  if (!m || !path) return TOD_NULL_PTR;
   if (inference_only && m->trainable) return export_inference(m, path);
   char err[512] = "";
   /* Weights live in the copy-on-write mapping: writing the graph writes their current values. */

@@ -446,6 +446,10 @@ static tod_status load(const char *path, const void *buf, size_t size, const tod
     errlen = sizeof dummy;
   }
   if (errlen) err[0] = 0;
+  if (!out) {
+    snprintf(err, errlen, "no place for the model (out is NULL)");
+    return TOD_NULL_PTR;
+  }
   *out = NULL;
   if (!path && !buf) {
     snprintf(err, errlen, "no model path or buffer");
@@ -548,8 +552,8 @@ tod_status tod_model_load_buffer(const void *buf, size_t size, const tod_options
   return load(NULL, buf, size, opts, out, err, errlen);
 }
 
-int tod_model_num_inputs(const tod_model *m) { return m->g.n_inputs; }
-int tod_model_num_outputs(const tod_model *m) { return train_num_outputs(m); }
+int tod_model_num_inputs(const tod_model *m) { return m ? m->g.n_inputs : -1; }
+int tod_model_num_outputs(const tod_model *m) { return m ? train_num_outputs(m) : -1; }
 
 static void fill_info(const tod_model *m, int t, tod_tensor_info *info) {
   const tod_view *v = &m->views[t];
@@ -560,18 +564,24 @@ static void fill_info(const tod_model *m, int t, tod_tensor_info *info) {
 }
 
 tod_status tod_model_input_info(const tod_model *m, int i, tod_tensor_info *info) {
+  if (!m || !info) return TOD_NULL_PTR;
   if (i < 0 || i >= m->g.n_inputs) return TOD_OUT_OF_TENSOR_RANGE;
   fill_info(m, m->g.inputs[i], info);
   return TOD_OK;
 }
 
 tod_status tod_model_output_info(const tod_model *m, int i, tod_tensor_info *info) {
+  if (!m || !info) return TOD_NULL_PTR;
   if (i < 0 || i >= train_num_outputs(m)) return TOD_OUT_OF_TENSOR_RANGE;
   fill_info(m, train_output_tensor(m, i), info);
   return TOD_OK;
 }
 
 tod_status tod_model_resize(tod_model *m, const int *ndims, const int64_t *const *dims) {
+  if (!m) return TOD_NULL_PTR;
+  if (!ndims || !dims) return fail(m, TOD_NULL_PTR, "resize: ndims and dims are required");
+  for (int i = 0; i < m->g.n_inputs; i++)
+    if (ndims[i] > 0 && !dims[i]) return fail(m, TOD_NULL_PTR, "resize: input %d has no dims", i);
   for (int i = 0; i < m->g.n_inputs; i++) {
     if (ndims[i] < 0 || ndims[i] > IR_MAX_DIMS)
       return fail(m, TOD_INPUT_PARAM_INVALID, "input %d: rank %d out of range", i, ndims[i]);
@@ -603,6 +613,8 @@ tod_status tod_model_resize(tod_model *m, const int *ndims, const int64_t *const
 }
 
 tod_status tod_model_set_input(tod_model *m, int i, const void *data, size_t nbytes) {
+  if (!m) return TOD_NULL_PTR;
+  if (!data) return fail(m, TOD_NULL_PTR, "input %d: no data", i);
   if (i < 0 || i >= m->g.n_inputs) return fail(m, TOD_OUT_OF_TENSOR_RANGE, "no input %d", i);
   tod_view *v = &m->views[m->g.inputs[i]];
   size_t need = session_view_bytes(v);
@@ -670,6 +682,7 @@ tod_status session_run_node(tod_model *m, int i) {
 /* Inference (or eval mode of a training model): the inference part only. In train mode this is
  * a forward pass with batch statistics and no updates (use tod_model_train_step to learn). */
 tod_status tod_model_run(tod_model *m) {
+  if (!m) return TOD_NULL_PTR;
   if (m->valdep && m->dirty) {
     tod_status st = replan(m);
     if (st != TOD_OK) return st;
@@ -689,11 +702,13 @@ tod_status tod_model_run(tod_model *m) {
 }
 
 void tod_model_set_node_timer(tod_model *m, tod_node_time_fn fn, void *ctx) {
+  if (!m) return;
   m->node_timer = fn;
   m->node_timer_ctx = ctx;
 }
 
 tod_status tod_model_output(const tod_model *m, int i, const void **data, size_t *nbytes) {
+  if (!m || !data || !nbytes) return TOD_NULL_PTR;
   if (i < 0 || i >= train_num_outputs(m)) return TOD_OUT_OF_TENSOR_RANGE;
   const tod_view *v = &m->views[train_output_tensor(m, i)];
   *data = v->data;
@@ -702,6 +717,7 @@ tod_status tod_model_output(const tod_model *m, int i, const void **data, size_t
 }
 
 tod_status tod_model_stats_get(const tod_model *m, tod_model_stats *s) {
+  if (!m || !s) return TOD_NULL_PTR;
   memset(s, 0, sizeof *s);
   s->num_nodes = m->g.n_nodes;
   s->num_tensors = m->g.n_tensors;
@@ -715,6 +731,7 @@ tod_status tod_model_stats_get(const tod_model *m, tod_model_stats *s) {
 
 void tod_model_op_counts(const tod_model *m, void (*fn)(const char *op, int count, void *ctx),
                          void *ctx) {
+  if (!m || !fn) return;
   int counts[IR_OP_COUNT] = {0};
   for (int i = 0; i < m->g.n_nodes; i++)
     if (m->g.nodes[i].op > 0 && m->g.nodes[i].op < IR_OP_COUNT) counts[m->g.nodes[i].op]++;

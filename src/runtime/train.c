@@ -143,11 +143,12 @@ int train_output_tensor(const tod_model *m, int i) {
   return m->trainable && !m->train ? m->eval_out[i] : m->g.outputs[i];
 }
 
-int tod_model_is_trainable(const tod_model *m) { return m->trainable; }
-int tod_model_is_train(const tod_model *m) { return m->train; }
-int tod_model_label_input(const tod_model *m) { return m->label_input; }
+int tod_model_is_trainable(const tod_model *m) { return m ? m->trainable : 0; }
+int tod_model_is_train(const tod_model *m) { return m ? m->train : 0; }
+int tod_model_label_input(const tod_model *m) { return m ? m->label_input : -1; }
 
 tod_status tod_model_set_train(tod_model *m, int train) {
+  if (!m) return TOD_NULL_PTR;
   if (!m->trainable && train) return session_fail(m, TOD_NOT_SUPPORT, "the model has no optimizer: it cannot train");
   if (!train && m->vstep > 0) {
     /* Leaving train mode applies what the virtual batch accumulated (MindSpore Lite's Eval). */
@@ -210,6 +211,7 @@ static tod_status accumulate(tod_model *m, int add, int apply_count) {
 }
 
 tod_status tod_model_train_step(tod_model *m, float *loss) {
+  if (!m) return TOD_NULL_PTR;
   if (!m->trainable) return session_fail(m, TOD_NOT_SUPPORT, "the model has no optimizer: it cannot train");
   if (!m->train) return session_fail(m, TOD_ERROR, "the model is in eval mode: call tod_model_set_train(m, 1)");
   /* Forward, loss and gradients first; then Assigns (they overwrite variables only after every
@@ -236,6 +238,7 @@ tod_status tod_model_train_step(tod_model *m, float *loss) {
 }
 
 tod_status tod_model_set_virtual_batch(tod_model *m, int n) {
+  if (!m) return TOD_NULL_PTR;
   if (!m->trainable) return session_fail(m, TOD_NOT_SUPPORT, "the model has no optimizer");
   if (n <= 1 && m->vstep > 0) {
     /* Apply the pending micro-batches (already summed) as their mean. The gradient tensors still
@@ -252,6 +255,7 @@ tod_status tod_model_set_virtual_batch(tod_model *m, int n) {
 }
 
 tod_status tod_model_set_lr(tod_model *m, float lr) {
+  if (!m) return TOD_NULL_PTR;
   if (!(lr >= 0.0f)) return session_fail(m, TOD_PARAM_INVALID, "the learning rate must be >= 0");
   for (int i = 0; i < m->g.n_nodes; i++)
     if (m->role[i] == ROLE_OPT) optim_set_lr(&m->kernels[i], lr);
@@ -259,12 +263,14 @@ tod_status tod_model_set_lr(tod_model *m, float lr) {
 }
 
 float tod_model_get_lr(const tod_model *m) {
+  if (!m) return 0.0f;
   for (int i = 0; i < m->g.n_nodes; i++)
     if (m->role && m->role[i] == ROLE_OPT) return optim_get_lr(&m->kernels[i]);
   return 0.0f;
 }
 
 float tod_lr_at(const tod_lr_schedule *s, int epoch) {
+  if (!s) return 0.0f;
   switch (s->kind) {
     case TOD_LR_STEP:
       return s->base_lr * powf(s->gamma, (float)(s->step_size > 0 ? epoch / s->step_size : 0));
