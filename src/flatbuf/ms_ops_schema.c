@@ -3,939 +3,1218 @@
 
 #include <string.h>
 
-static const ms_field fields_Activation[] = {
-  {"activation_type", MS_F_I8, 0},
-  {"alpha", MS_F_F32, 0},
-  {"min_val", MS_F_F32, 0},
-  {"max_val", MS_F_F32, 0},
-  {"approximate", MS_F_BOOL, 0},
-};
-static const ms_field fields_ActivationGrad[] = {
-  {"activation_type", MS_F_I8, 0},
-  {"alpha", MS_F_F32, 0},
-};
-static const ms_field fields_Adam[] = {
-  {"use_locking", MS_F_BOOL, 0},
-  {"use_nesterov", MS_F_BOOL, 0},
-};
-static const ms_field fields_AddFusion[] = {
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_AdderFusion[] = {
-  {"format", MS_F_I32, 0},
-  {"kernel_size", MS_F_VI64, 0},
-  {"stride", MS_F_VI64, 0},
-  {"dilation", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"pad_list", MS_F_VI64, 0},
-  {"group", MS_F_I64, 0},
-  {"in_channel", MS_F_I64, 0},
-  {"out_channel", MS_F_I64, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_All[] = {
-  {"keep_dims", MS_F_I64, 0},
-};
-static const ms_field fields_ApplyMomentum[] = {
-  {"use_nesterov", MS_F_BOOL, 0},
-  {"use_locking", MS_F_BOOL, 0},
-  {"gradient_scale", MS_F_F32, 0},
-};
-static const ms_field fields_ArgMaxFusion[] = {
-  {"axis", MS_F_I64, 0},
-  {"top_k", MS_F_I64, 1},
-  {"keep_dims", MS_F_BOOL, 0},
-  {"out_max_value", MS_F_BOOL, 0},
-};
-static const ms_field fields_ArgMinFusion[] = {
-  {"axis", MS_F_I64, 0},
-  {"top_k", MS_F_I64, 0},
-  {"keep_dims", MS_F_BOOL, 0},
-  {"out_max_value", MS_F_BOOL, 0},
-};
-static const ms_field fields_Assert[] = {
-  {"summarize", MS_F_I64, 0},
-};
-static const ms_field fields_AudioSpectrogram[] = {
-  {"window_size", MS_F_I64, 0},
-  {"stride", MS_F_I64, 0},
-  {"mag_square", MS_F_BOOL, 0},
-};
-static const ms_field fields_AvgPoolFusion[] = {
-  {"kernel_size", MS_F_VI64, 0},
-  {"strides", MS_F_VI64, 0},
-  {"pad", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"round_mode", MS_F_I8, 0},
-  {"format", MS_F_I32, 0},
-  {"global", MS_F_BOOL, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_AvgPoolGrad[] = {
-  {"kernel_size", MS_F_VI64, 0},
-  {"strides", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"format", MS_F_I32, 0},
-};
-static const ms_field fields_BatchNorm[] = {
-  {"epsilon", MS_F_F32, 0},
-  {"format", MS_F_I32, 0},
-  {"is_training", MS_F_BOOL, 0},
-};
-static const ms_field fields_BatchNormGrad[] = {
-  {"epsilon", MS_F_F32, 0},
-  {"is_training", MS_F_BOOL, 0},
-};
-static const ms_field fields_BatchToSpace[] = {
-  {"block_size", MS_F_VI64, 0},
-  {"crops", MS_F_VEC2D, 0},
-};
-static const ms_field fields_BatchToSpaceND[] = {
-  {"block_shape", MS_F_VI64, 0},
-  {"crops", MS_F_VEC2D, 0},
-};
-static const ms_field fields_BiasAdd[] = {
-  {"format", MS_F_I32, 0},
-};
-static const ms_field fields_BinaryCrossEntropy[] = {
-  {"reduction", MS_F_I8, 0},
-};
-static const ms_field fields_BinaryCrossEntropyGrad[] = {
-  {"reduction", MS_F_I8, 1},
-};
-static const ms_field fields_BroadcastTo[] = {
-  {"shape", MS_F_VI64, 0},
-};
-static const ms_field fields_Clip[] = {
-  {"max", MS_F_F32, 0},
-  {"min", MS_F_F32, 0},
-};
-static const ms_field fields_Concat[] = {
-  {"axis", MS_F_I64, 0},
-};
-static const ms_field fields_Attention[] = {
-  {"head_num", MS_F_I64, 0},
-  {"head_size", MS_F_I64, 0},
-  {"cross", MS_F_BOOL, 0},
-  {"scale", MS_F_F32, 0},
-};
-static const ms_field fields_Conv2DBackpropFilterFusion[] = {
-  {"format", MS_F_I32, 0},
-  {"kernel_size", MS_F_VI64, 0},
-  {"stride", MS_F_VI64, 0},
-  {"dilation", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"pad_list", MS_F_VI64, 0},
-  {"mode", MS_F_I64, 0},
-  {"group", MS_F_I64, 0},
-  {"in_channel", MS_F_I64, 0},
-  {"out_channel", MS_F_I64, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_Conv2DBackpropInputFusion[] = {
-  {"format", MS_F_I32, 0},
-  {"kernel_size", MS_F_VI64, 0},
-  {"stride", MS_F_VI64, 0},
-  {"dilation", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"pad", MS_F_VI64, 0},
-  {"pad_list", MS_F_VI64, 0},
-  {"mode", MS_F_I64, 0},
-  {"group", MS_F_I64, 0},
-  {"in_channel", MS_F_I64, 0},
-  {"out_channel", MS_F_I64, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_Conv2DFusion[] = {
-  {"format", MS_F_I32, 0},
-  {"kernel_size", MS_F_VI64, 0},
-  {"stride", MS_F_VI64, 0},
-  {"dilation", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"pad_list", MS_F_VI64, 0},
-  {"mode", MS_F_I64, 0},
-  {"group", MS_F_I64, 0},
-  {"in_channel", MS_F_I64, 0},
-  {"out_channel", MS_F_I64, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_Conv2dTransposeFusion[] = {
-  {"format", MS_F_I32, 0},
-  {"kernel_size", MS_F_VI64, 0},
-  {"stride", MS_F_VI64, 0},
-  {"dilation", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"pad", MS_F_VI64, 0},
-  {"pad_list", MS_F_VI64, 0},
-  {"mode", MS_F_I64, 0},
-  {"group", MS_F_I64, 0},
-  {"in_channel", MS_F_I64, 0},
-  {"out_channel", MS_F_I64, 0},
-  {"activation_type", MS_F_I8, 0},
-  {"output_paddings", MS_F_VI64, 0},
-};
-static const ms_field fields_ConstantOfShape[] = {
-  {"data_type", MS_F_I64, 0},
-  {"value", MS_F_VF32, 0},
-};
-static const ms_field fields_Crop[] = {
-  {"axis", MS_F_I64, 0},
-  {"offsets", MS_F_VI64, 0},
-};
-static const ms_field fields_CustomPredict[] = {
-  {"output_num", MS_F_I64, 0},
-  {"weight_threshold", MS_F_F32, 0},
-};
-static const ms_field fields_DeConv2DGradFilter[] = {
-  {"in_channel", MS_F_I64, 0},
-  {"out_channel", MS_F_I64, 0},
-  {"kernel_size", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"pad_list", MS_F_VI64, 0},
-  {"stride", MS_F_VI64, 0},
-  {"dilation", MS_F_VI64, 0},
-  {"group", MS_F_I64, 0},
-  {"format", MS_F_I32, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_DepthToSpace[] = {
-  {"block_size", MS_F_I64, 0},
-  {"format", MS_F_I32, 0},
-  {"mode", MS_F_STR, 0},
-};
-static const ms_field fields_DetectionPostProcess[] = {
-  {"format", MS_F_I32, 0},
-  {"input_size", MS_F_I64, 0},
-  {"scale", MS_F_VF32, 0},
-  {"nms_iou_threshold", MS_F_F32, 0},
-  {"nms_score_threshold", MS_F_F32, 0},
-  {"max_detections", MS_F_I64, 0},
-  {"detections_per_class", MS_F_I64, 0},
-  {"max_classes_per_detection", MS_F_I64, 0},
-  {"num_classes", MS_F_I64, 0},
-  {"use_regular_nms", MS_F_BOOL, 0},
-  {"out_quantized", MS_F_BOOL, 0},
-};
-static const ms_field fields_DivFusion[] = {
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_Dropout[] = {
-  {"keep_prob", MS_F_F32, 0.5},
-};
-static const ms_field fields_DropoutGrad[] = {
-  {"keep_prob", MS_F_F32, 0},
-};
-static const ms_field fields_Elu[] = {
-  {"alpha", MS_F_F32, 0},
-};
-static const ms_field fields_Eltwise[] = {
-  {"mode", MS_F_I8, 0},
-};
-static const ms_field fields_EmbeddingLookupFusion[] = {
-  {"max_norm", MS_F_F32, 0},
-};
-static const ms_field fields_ExpFusion[] = {
-  {"base", MS_F_F32, -1},
-  {"scale", MS_F_F32, 1.0},
-  {"shift", MS_F_F32, 0.0},
-};
-static const ms_field fields_FakeQuantWithMinMaxVars[] = {
-  {"num_bits", MS_F_I64, 0},
-  {"narrow_range", MS_F_BOOL, 0},
-};
-static const ms_field fields_FakeQuantWithMinMaxVarsPerChannel[] = {
-  {"num_bits", MS_F_I64, 0},
-  {"narrow_range", MS_F_BOOL, 0},
-};
-static const ms_field fields_Flatten[] = {
-  {"axis", MS_F_I64, 1},
-};
-static const ms_field fields_FullConnection[] = {
-  {"has_bias", MS_F_BOOL, 0},
-  {"use_axis", MS_F_BOOL, 0},
-  {"axis", MS_F_I64, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_FusedBatchNorm[] = {
-  {"epsilon", MS_F_F32, 0.0001},
-  {"momentum", MS_F_F32, 0.9},
-  {"mode", MS_F_I64, 0},
-};
-static const ms_field fields_InstanceNorm[] = {
-  {"epsilon", MS_F_F32, 0},
-};
-static const ms_field fields_LayerNormFusion[] = {
-  {"begin_norm_axis", MS_F_I64, 0},
-  {"epsilon", MS_F_F32, 0.00001},
-  {"elementwise_affine", MS_F_BOOL, 0},
-  {"begin_params_axis", MS_F_I64, 0},
-};
-static const ms_field fields_LeakyRelu[] = {
-  {"negative_slope", MS_F_F32, 0},
-};
-static const ms_field fields_LpNormalization[] = {
-  {"axis", MS_F_I64, 0},
-  {"p", MS_F_I64, 0},
-};
-static const ms_field fields_LRN[] = {
-  {"depth_radius", MS_F_I64, 0},
-  {"bias", MS_F_F32, 0},
-  {"alpha", MS_F_F32, 0},
-  {"beta", MS_F_F32, 0},
-  {"norm_region", MS_F_STR, 0},
-};
-static const ms_field fields_LshProjection[] = {
-  {"type", MS_F_I8, 0},
-};
-static const ms_field fields_LSTM[] = {
-  {"bidirectional", MS_F_BOOL, 0},
-  {"has_bias", MS_F_BOOL, 0},
-  {"input_size", MS_F_I64, 0},
-  {"hidden_size", MS_F_I64, 0},
-  {"num_layers", MS_F_I64, 0},
-  {"num_directions", MS_F_I64, 0},
-  {"dropout", MS_F_F32, 0},
-  {"zoneout_cell", MS_F_F32, 0},
-  {"zoneout_hidden", MS_F_F32, 0},
-  {"proj_size", MS_F_I64, 0},
-};
-static const ms_field fields_L2NormalizeFusion[] = {
-  {"axis", MS_F_VI64, 0},
-  {"epsilon", MS_F_F32, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_MatMulFusion[] = {
-  {"transpose_a", MS_F_BOOL, 0},
-  {"transpose_b", MS_F_BOOL, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_MaximumGrad[] = {
-  {"grad_x", MS_F_BOOL, 0},
-  {"grad_y", MS_F_BOOL, 0},
-};
-static const ms_field fields_MaxPoolFusion[] = {
-  {"kernel_size", MS_F_VI64, 0},
-  {"strides", MS_F_VI64, 0},
-  {"pad", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"round_mode", MS_F_I8, 0},
-  {"format", MS_F_I32, 0},
-  {"global", MS_F_BOOL, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_MaxPoolGrad[] = {
-  {"kernel_size", MS_F_VI64, 0},
-  {"strides", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"format", MS_F_I32, 0},
-};
-static const ms_field fields_Mfcc[] = {
-  {"freq_upper_limit", MS_F_F32, 0},
-  {"freq_lower_limit", MS_F_F32, 0},
-  {"filter_bank_channel_num", MS_F_I64, 0},
-  {"dct_coeff_num", MS_F_I64, 0},
-};
-static const ms_field fields_MinimumGrad[] = {
-  {"grad_x", MS_F_BOOL, 0},
-  {"grad_y", MS_F_BOOL, 0},
-};
-static const ms_field fields_MulFusion[] = {
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_NonMaxSuppression[] = {
-  {"center_point_box", MS_F_I64, 0},
-};
-static const ms_field fields_OneHot[] = {
-  {"axis", MS_F_I64, 0},
-};
-static const ms_field fields_PadFusion[] = {
-  {"paddings", MS_F_VEC2D, 0},
-  {"padding_mode", MS_F_I8, 0},
-  {"constant_value", MS_F_F32, 0},
-};
-static const ms_field fields_PartialFusion[] = {
-  {"sub_graph_index", MS_F_I64, 0},
-};
-static const ms_field fields_PowerGrad[] = {
-  {"power", MS_F_F32, 0},
-  {"scale", MS_F_F32, 0},
-  {"shift", MS_F_F32, 0},
-};
-static const ms_field fields_PowFusion[] = {
-  {"scale", MS_F_F32, 1},
-  {"shift", MS_F_F32, 0},
-};
-static const ms_field fields_PriorBox[] = {
-  {"min_sizes", MS_F_VI64, 0},
-  {"max_sizes", MS_F_VI64, 0},
-  {"aspect_ratios", MS_F_VF32, 0},
-  {"variances", MS_F_VF32, 0},
-  {"image_size_w", MS_F_I64, 0},
-  {"image_size_h", MS_F_I64, 0},
-  {"step_w", MS_F_F32, 0},
-  {"step_h", MS_F_F32, 0},
-  {"clip", MS_F_BOOL, 0},
-  {"flip", MS_F_BOOL, 0},
-  {"offset", MS_F_F32, 0},
-};
-static const ms_field fields_PReLUFusion[] = {
-  {"channel_shared", MS_F_BOOL, 0},
-};
-static const ms_field fields_QuantDTypeCast[] = {
-  {"src_t", MS_F_I64, 0},
-  {"dst_t", MS_F_I64, 0},
-  {"axis", MS_F_I64, 0},
-};
-static const ms_field fields_Range[] = {
-  {"d_type", MS_F_I64, 0},
-  {"start", MS_F_I64, 0},
-  {"limit", MS_F_I64, 0},
-  {"delta", MS_F_I64, 1},
-};
-static const ms_field fields_ReduceFusion[] = {
-  {"keep_dims", MS_F_BOOL, 0},
-  {"mode", MS_F_I8, 0},
-  {"reduce_to_end", MS_F_BOOL, 0},
-  {"coeff", MS_F_F32, 0},
-};
-static const ms_field fields_Resize[] = {
-  {"format", MS_F_I32, 0},
-  {"method", MS_F_I8, 0},
-  {"new_height", MS_F_I64, 0},
-  {"new_width", MS_F_I64, 0},
-  {"preserve_aspect_ratio", MS_F_BOOL, 0},
-  {"coordinate_transform_mode", MS_F_I8, 0},
-  {"cubic_coeff", MS_F_F32, 0},
-  {"exclude_outside", MS_F_I64, 0},
-  {"extrapolation_value", MS_F_F32, 0},
-  {"nearest_mode", MS_F_I8, 0},
-};
-static const ms_field fields_ReverseSequence[] = {
-  {"seq_dim", MS_F_I64, 0},
-  {"batch_dim", MS_F_I64, 0},
-};
-static const ms_field fields_ReverseV2[] = {
-  {"axis", MS_F_VI64, 0},
-};
-static const ms_field fields_Rfft[] = {
-  {"fft_length", MS_F_I64, 0},
-};
-static const ms_field fields_ROIPooling[] = {
-  {"pooled_h", MS_F_I64, 0},
-  {"pooled_w", MS_F_I64, 0},
-  {"scale", MS_F_F32, 0},
-};
-static const ms_field fields_ScaleFusion[] = {
-  {"axis", MS_F_I64, 0},
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_SGD[] = {
-  {"nesterov", MS_F_BOOL, 0},
-  {"dampening", MS_F_F32, 0},
-  {"weight_decay", MS_F_F32, 0},
-};
-static const ms_field fields_SkipGram[] = {
-  {"include_all_grams", MS_F_BOOL, 0},
-  {"max_skip_size", MS_F_I64, 0},
-  {"ngram_size", MS_F_I64, 0},
-};
-static const ms_field fields_SliceFusion[] = {
-  {"axes", MS_F_VI64, 0},
-};
-static const ms_field fields_SmoothL1Loss[] = {
-  {"beta", MS_F_F32, 0},
-};
-static const ms_field fields_SmoothL1LossGrad[] = {
-  {"beta", MS_F_F32, 0},
-};
-static const ms_field fields_Softmax[] = {
-  {"axis", MS_F_VI64, 0},
-};
-static const ms_field fields_SpaceToBatch[] = {
-  {"block_size", MS_F_VI64, 0},
-  {"paddings", MS_F_VEC2D, 0},
-};
-static const ms_field fields_SpaceToBatchND[] = {
-  {"block_shape", MS_F_VI64, 0},
-  {"paddings", MS_F_VEC2D, 0},
-};
-static const ms_field fields_SpaceToDepth[] = {
-  {"block_size", MS_F_I64, 0},
-  {"format", MS_F_I32, 0},
-};
-static const ms_field fields_SparseSoftmaxCrossEntropyWithLogits[] = {
-  {"is_grad", MS_F_BOOL, 0},
-};
-static const ms_field fields_Split[] = {
-  {"output_num", MS_F_I64, 0},
-  {"size_splits", MS_F_VI64, 0},
-  {"axis", MS_F_I64, 0},
-};
-static const ms_field fields_Squeeze[] = {
-  {"axis", MS_F_VI64, 0},
-};
-static const ms_field fields_Stack[] = {
-  {"axis", MS_F_I64, 0},
-};
-static const ms_field fields_StridedSlice[] = {
-  {"begin_mask", MS_F_I64, 0},
-  {"end_mask", MS_F_I64, 0},
-  {"ellipsis_mask", MS_F_I64, 0},
-  {"new_axis_mask", MS_F_I64, 0},
-  {"shrink_axis_mask", MS_F_I64, 0},
-};
-static const ms_field fields_SubFusion[] = {
-  {"activation_type", MS_F_I8, 0},
-};
-static const ms_field fields_TensorListFromTensor[] = {
-  {"element_dtype", MS_F_I64, 0},
-  {"shape_type", MS_F_I64, 0},
-};
-static const ms_field fields_TensorListGetItem[] = {
-  {"element_dtype", MS_F_I64, 0},
-};
-static const ms_field fields_TensorListReserve[] = {
-  {"element_dtype", MS_F_I64, 0},
-  {"shape_type", MS_F_I64, 0},
-};
-static const ms_field fields_TensorListSetItem[] = {
-  {"element_dtype", MS_F_I64, 0},
-};
-static const ms_field fields_TensorListStack[] = {
-  {"num_elements", MS_F_I64, 0},
-  {"element_dtype", MS_F_I64, 0},
-};
-static const ms_field fields_TileFusion[] = {
-  {"dims", MS_F_VI64, 0},
-};
-static const ms_field fields_TopKFusion[] = {
-  {"sorted", MS_F_BOOL, 1},
-  {"axis", MS_F_I64, 0},
-  {"largest", MS_F_I64, 0},
-};
-static const ms_field fields_Unsqueeze[] = {
-  {"axis", MS_F_VI64, 0},
-};
-static const ms_field fields_Unstack[] = {
-  {"axis", MS_F_I64, 0},
-};
-static const ms_field fields_LSTMGrad[] = {
-  {"bidirectional", MS_F_BOOL, 0},
-  {"has_bias", MS_F_BOOL, 0},
-  {"input_size", MS_F_I64, 0},
-  {"hidden_size", MS_F_I64, 0},
-  {"num_layers", MS_F_I64, 0},
-  {"num_directions", MS_F_I64, 0},
-  {"dropout", MS_F_F32, 0},
-  {"zoneout_cell", MS_F_F32, 0},
-  {"zoneout_hidden", MS_F_F32, 0},
-};
-static const ms_field fields_GRU[] = {
-  {"bidirectional", MS_F_BOOL, 0},
-};
-static const ms_field fields_RandomStandardNormal[] = {
-  {"seed", MS_F_I64, 0},
-  {"seed2", MS_F_I64, 0},
-};
-static const ms_field fields_CropAndResize[] = {
-  {"method", MS_F_I8, 0},
-  {"extrapolation_value", MS_F_F32, 0},
-};
-static const ms_field fields_StridedSliceGrad[] = {
-  {"begin_mask", MS_F_I64, 0},
-  {"end_mask", MS_F_I64, 0},
-  {"ellipsis_mask", MS_F_I64, 0},
-  {"new_axis_mask", MS_F_I64, 0},
-  {"shrink_axis_mask", MS_F_I64, 0},
-};
-static const ms_field fields_UniformReal[] = {
-  {"seed", MS_F_I64, 0},
-  {"seed2", MS_F_I64, 0},
-};
-static const ms_field fields_LayerNormGrad[] = {
-  {"begin_norm_axis", MS_F_I64, 0},
-  {"begin_params_axis", MS_F_I64, 0},
-};
-static const ms_field fields_ResizeGrad[] = {
-  {"method", MS_F_I8, 0},
-  {"align_corners", MS_F_BOOL, 0},
-};
-static const ms_field fields_Splice[] = {
-  {"context", MS_F_VI64, 0},
-  {"forward_indexes", MS_F_VI64, 0},
-  {"output_dim", MS_F_I64, 0},
-};
-static const ms_field fields_LogSoftmax[] = {
-  {"axis", MS_F_I64, 0},
-};
-static const ms_field fields_Call[] = {
-  {"is_tail_call", MS_F_BOOL, 1},
-};
-static const ms_field fields_Custom[] = {
-  {"type", MS_F_STR, 0},
-  {"attr", MS_F_ATTRS, 0},
-};
-static const ms_field fields_CumSum[] = {
-  {"exclusive", MS_F_BOOL, 0},
-  {"reverse", MS_F_BOOL, 0},
-};
-static const ms_field fields_SplitWithOverlap[] = {
-  {"split_dim", MS_F_I64, 0},
-  {"number_split", MS_F_I64, 0},
-  {"ratio", MS_F_VI64, 0},
-  {"extend_top", MS_F_VI64, 0},
-  {"extend_bottom", MS_F_VI64, 0},
-};
-static const ms_field fields_GenOP[] = {
-  {"activation_type", MS_F_I8, 0},
-  {"alpha", MS_F_F32, 0},
-  {"min_val", MS_F_F32, 0},
-  {"max_val", MS_F_F32, 0},
-  {"is_training", MS_F_BOOL, 0},
-  {"format", MS_F_I32, 0},
-  {"kernel_size", MS_F_VI64, 0},
-  {"stride", MS_F_VI64, 0},
-  {"dilation", MS_F_VI64, 0},
-  {"pad_mode", MS_F_I8, 0},
-  {"pad_list", MS_F_VI64, 0},
-  {"mode", MS_F_I64, 0},
-  {"group", MS_F_I64, 0},
-  {"in_channel", MS_F_I64, 0},
-  {"out_channel", MS_F_I64, 0},
-  {"eltwise_mode", MS_F_I8, 0},
-  {"has_bias", MS_F_BOOL, 0},
-  {"use_axis", MS_F_BOOL, 0},
-  {"axis", MS_F_I64, 0},
-  {"epsilon", MS_F_F32, 0.0001},
-  {"momentum", MS_F_F32, 0.9},
-  {"transpose_a", MS_F_BOOL, 0},
-  {"transpose_b", MS_F_BOOL, 0},
-  {"pad", MS_F_VI64, 0},
-  {"round_mode", MS_F_I8, 0},
-  {"global", MS_F_BOOL, 0},
-  {"channel_shared", MS_F_BOOL, 0},
-  {"axes", MS_F_VI64, 0},
-  {"keep_dims", MS_F_BOOL, 0},
-  {"reduce_mode", MS_F_I8, 0},
-  {"reduce_to_end", MS_F_BOOL, 0},
-  {"coeff", MS_F_F32, 0},
-};
-static const ms_field fields_GLU[] = {
-  {"axis", MS_F_I64, -1},
-};
-static const ms_field fields_TensorArray[] = {
-  {"dynamic_size", MS_F_BOOL, 0},
-  {"identical_element_shapes", MS_F_BOOL, 0},
-  {"element_shape", MS_F_VI32, 0},
-  {"data_type", MS_F_I32, 0},
-};
-static const ms_field fields_Affine[] = {
-  {"context", MS_F_VI64, 0},
-  {"output_dim", MS_F_I64, 0},
-  {"activation_type", MS_F_I8, 0},
-  {"transpose_a", MS_F_BOOL, 0},
-  {"transpose_b", MS_F_BOOL, 0},
-};
-static const ms_field fields_AllGather[] = {
-  {"group", MS_F_STR, 0},
-  {"rank_size", MS_F_I32, 0},
-};
-static const ms_field fields_ReduceScatter[] = {
-  {"group", MS_F_STR, 0},
-  {"mode", MS_F_I8, 0},
-  {"rank_size", MS_F_I32, 0},
-};
-static const ms_field fields_DynamicQuant[] = {
-  {"symmetric", MS_F_BOOL, 0},
-  {"dst_type", MS_F_I64, 32},
-  {"activation_channel", MS_F_BOOL, 0},
-  {"prefer_axis", MS_F_I64, 0},
-  {"transpose", MS_F_BOOL, 0},
-  {"prefer_axes", MS_F_VI32, 0},
-};
-static const ms_field fields_LSTMGradData[] = {
-  {"bidirectional", MS_F_BOOL, 0},
-  {"has_bias", MS_F_BOOL, 0},
-  {"input_size", MS_F_I64, 0},
-  {"hidden_size", MS_F_I64, 0},
-  {"num_layers", MS_F_I64, 0},
-  {"num_directions", MS_F_I64, 0},
-  {"dropout", MS_F_F32, 0},
-  {"zoneout_cell", MS_F_F32, 0},
-  {"zoneout_hidden", MS_F_F32, 0},
-};
-static const ms_field fields_LSTMGradWeight[] = {
-  {"bidirectional", MS_F_BOOL, 0},
-  {"has_bias", MS_F_BOOL, 0},
-  {"input_size", MS_F_I64, 0},
-  {"hidden_size", MS_F_I64, 0},
-  {"num_layers", MS_F_I64, 0},
-  {"num_directions", MS_F_I64, 0},
-  {"dropout", MS_F_F32, 0},
-  {"zoneout_cell", MS_F_F32, 0},
-  {"zoneout_hidden", MS_F_F32, 0},
-};
-static const ms_field fields_RandomNormal[] = {
-  {"seed", MS_F_F32, 0},
-  {"mean", MS_F_F32, 0},
-  {"scale", MS_F_F32, 0},
-};
-static const ms_field fields_NLLLoss[] = {
-  {"reduction", MS_F_I8, 0},
-};
-static const ms_field fields_NLLLossGrad[] = {
-  {"reduction", MS_F_I8, 0},
-};
-static const ms_field fields_FormatTranspose[] = {
-  {"src_format", MS_F_I32, 1},
-  {"dst_format", MS_F_I32, 1},
-};
-static const ms_field fields_GroupNormFusion[] = {
-  {"num_groups", MS_F_I64, 0},
-  {"epsilon", MS_F_F32, 1e-5},
-  {"affine", MS_F_BOOL, 1},
-};
-static const ms_field fields_ScatterElements[] = {
-  {"axis", MS_F_I64, 0},
-};
-static const ms_field fields_AdamWeightDecay[] = {
-  {"use_locking", MS_F_BOOL, 0},
+/* Every primitive and field name, NUL-terminated, back to back. */
+const char ms_schema_names[] =
+  "Abs\0"
+  "Activation\0"
+  "ActivationGrad\0"
+  "Adam\0"
+  "AddFusion\0"
+  "AdderFusion\0"
+  "AddGrad\0"
+  "AddN\0"
+  "All\0"
+  "ApplyMomentum\0"
+  "ArgMaxFusion\0"
+  "ArgMinFusion\0"
+  "Assert\0"
+  "Assign\0"
+  "AssignAdd\0"
+  "AudioSpectrogram\0"
+  "AvgPoolFusion\0"
+  "AvgPoolGrad\0"
+  "BatchNorm\0"
+  "BatchNormGrad\0"
+  "BatchToSpace\0"
+  "BatchToSpaceND\0"
+  "BiasAdd\0"
+  "BinaryCrossEntropy\0"
+  "BinaryCrossEntropyGrad\0"
+  "BiasAddGrad\0"
+  "BroadcastTo\0"
+  "Cast\0"
+  "Ceil\0"
+  "Clip\0"
+  "Concat\0"
+  "Attention\0"
+  "Conv2DBackpropFilterFusion\0"
+  "Conv2DBackpropInputFusion\0"
+  "Conv2DFusion\0"
+  "Conv2dTransposeFusion\0"
+  "Cos\0"
+  "ConstantOfShape\0"
+  "Crop\0"
+  "CustomExtractFeatures\0"
+  "CustomNormalize\0"
+  "CustomPredict\0"
+  "DeConv2DGradFilter\0"
+  "Depend\0"
+  "DepthToSpace\0"
+  "DetectionPostProcess\0"
+  "DivFusion\0"
+  "DivGrad\0"
+  "Dropout\0"
+  "DropoutGrad\0"
+  "Elu\0"
+  "Eltwise\0"
+  "Equal\0"
+  "EmbeddingLookupFusion\0"
+  "ExpFusion\0"
+  "ExpandDims\0"
+  "FakeQuantWithMinMaxVars\0"
+  "FakeQuantWithMinMaxVarsPerChannel\0"
+  "FftReal\0"
+  "FftImag\0"
+  "Flatten\0"
+  "FlattenGrad\0"
+  "Floor\0"
+  "FloorDiv\0"
+  "FloorMod\0"
+  "Fill\0"
+  "FullConnection\0"
+  "FusedBatchNorm\0"
+  "Gather\0"
+  "GatherNd\0"
+  "Greater\0"
+  "GreaterEqual\0"
+  "HashtableLookup\0"
+  "InstanceNorm\0"
+  "LayerNormFusion\0"
+  "LeakyRelu\0"
+  "Less\0"
+  "LessEqual\0"
+  "Log\0"
+  "LogGrad\0"
+  "LogicalAnd\0"
+  "LogicalNot\0"
+  "LogicalOr\0"
+  "LpNormalization\0"
+  "LRN\0"
+  "LshProjection\0"
+  "LSTM\0"
+  "L2NormalizeFusion\0"
+  "MatMulFusion\0"
+  "Maximum\0"
+  "MaximumGrad\0"
+  "MaxPoolFusion\0"
+  "MaxPoolGrad\0"
+  "SwitchLayer\0"
+  "Mfcc\0"
+  "Minimum\0"
+  "MinimumGrad\0"
+  "Mod\0"
+  "MulFusion\0"
+  "MulGrad\0"
+  "Neg\0"
+  "NegGrad\0"
+  "NotEqual\0"
+  "NonMaxSuppression\0"
+  "OneHot\0"
+  "OnesLike\0"
+  "PadFusion\0"
+  "PartialFusion\0"
+  "PowerGrad\0"
+  "PowFusion\0"
+  "PriorBox\0"
+  "PReLUFusion\0"
+  "QuantDTypeCast\0"
+  "Rank\0"
+  "Range\0"
+  "Reciprocal\0"
+  "RealDiv\0"
+  "ReduceFusion\0"
+  "Reshape\0"
+  "Resize\0"
+  "ReverseSequence\0"
+  "ReverseV2\0"
+  "Rfft\0"
+  "ROIPooling\0"
+  "Round\0"
+  "Rsqrt\0"
+  "ScaleFusion\0"
+  "ScatterNd\0"
+  "SGD\0"
+  "Shape\0"
+  "SigmoidCrossEntropyWithLogits\0"
+  "SigmoidCrossEntropyWithLogitsGrad\0"
+  "Sin\0"
+  "SkipGram\0"
+  "SliceFusion\0"
+  "SmoothL1Loss\0"
+  "SmoothL1LossGrad\0"
+  "Softmax\0"
+  "SoftmaxCrossEntropyWithLogits\0"
+  "SpaceToBatch\0"
+  "SpaceToBatchND\0"
+  "SpaceToDepth\0"
+  "SparseSoftmaxCrossEntropyWithLogits\0"
+  "SparseToDense\0"
+  "Split\0"
+  "Sqrt\0"
+  "Squeeze\0"
+  "Square\0"
+  "SquaredDifference\0"
+  "Stack\0"
+  "StridedSlice\0"
+  "SubFusion\0"
+  "SubGrad\0"
+  "Switch\0"
+  "TensorListFromTensor\0"
+  "TensorListGetItem\0"
+  "TensorListReserve\0"
+  "TensorListSetItem\0"
+  "TensorListStack\0"
+  "TileFusion\0"
+  "TopKFusion\0"
+  "Transpose\0"
+  "Unique\0"
+  "UnsortedSegmentSum\0"
+  "Unsqueeze\0"
+  "Unstack\0"
+  "LSTMGrad\0"
+  "Where\0"
+  "ZerosLike\0"
+  "Select\0"
+  "ScatterNdUpdate\0"
+  "GRU\0"
+  "NonZero\0"
+  "InvertPermutation\0"
+  "Size\0"
+  "RandomStandardNormal\0"
+  "CropAndResize\0"
+  "Erf\0"
+  "StridedSliceGrad\0"
+  "IsFinite\0"
+  "LinSpace\0"
+  "UniformReal\0"
+  "AbsGrad\0"
+  "RsqrtGrad\0"
+  "SqrtGrad\0"
+  "LayerNormGrad\0"
+  "ResizeGrad\0"
+  "Splice\0"
+  "LogSoftmax\0"
+  "Call\0"
+  "Custom\0"
+  "CumSum\0"
+  "SplitWithOverlap\0"
+  "GenOP\0"
+  "RaggedRange\0"
+  "GLU\0"
+  "TensorArray\0"
+  "TensorArrayRead\0"
+  "TensorArrayWrite\0"
+  "Affine\0"
+  "AllGather\0"
+  "ReduceScatter\0"
+  "DynamicQuant\0"
+  "LSTMGradData\0"
+  "LSTMGradWeight\0"
+  "RandomNormal\0"
+  "NLLLoss\0"
+  "NLLLossGrad\0"
+  "FormatTranspose\0"
+  "GatherD\0"
+  "GroupNormFusion\0"
+  "Log1p\0"
+  "TensorScatterAdd\0"
+  "SparseFillEmptyRows\0"
+  "SparseReshape\0"
+  "SparseSegmentSum\0"
+  "ScatterElements\0"
+  "Triu\0"
+  "Tril\0"
+  "AdamWeightDecay\0"
+  "FillV2\0"
+  "activation_type\0"
+  "alpha\0"
+  "min_val\0"
+  "max_val\0"
+  "approximate\0"
+  "use_locking\0"
+  "use_nesterov\0"
+  "format\0"
+  "kernel_size\0"
+  "stride\0"
+  "dilation\0"
+  "pad_mode\0"
+  "pad_list\0"
+  "group\0"
+  "in_channel\0"
+  "out_channel\0"
+  "keep_dims\0"
+  "gradient_scale\0"
+  "axis\0"
+  "top_k\0"
+  "out_max_value\0"
+  "summarize\0"
+  "window_size\0"
+  "mag_square\0"
+  "strides\0"
+  "pad\0"
+  "round_mode\0"
+  "global\0"
+  "epsilon\0"
+  "is_training\0"
+  "block_size\0"
+  "crops\0"
+  "block_shape\0"
+  "reduction\0"
+  "shape\0"
+  "max\0"
+  "min\0"
+  "head_num\0"
+  "head_size\0"
+  "cross\0"
+  "scale\0"
+  "mode\0"
+  "output_paddings\0"
+  "data_type\0"
+  "value\0"
+  "offsets\0"
+  "output_num\0"
+  "weight_threshold\0"
+  "input_size\0"
+  "nms_iou_threshold\0"
+  "nms_score_threshold\0"
+  "max_detections\0"
+  "detections_per_class\0"
+  "max_classes_per_detection\0"
+  "num_classes\0"
+  "use_regular_nms\0"
+  "out_quantized\0"
+  "keep_prob\0"
+  "max_norm\0"
+  "base\0"
+  "shift\0"
+  "num_bits\0"
+  "narrow_range\0"
+  "has_bias\0"
+  "use_axis\0"
+  "momentum\0"
+  "begin_norm_axis\0"
+  "elementwise_affine\0"
+  "begin_params_axis\0"
+  "negative_slope\0"
+  "p\0"
+  "depth_radius\0"
+  "bias\0"
+  "beta\0"
+  "norm_region\0"
+  "type\0"
+  "bidirectional\0"
+  "hidden_size\0"
+  "num_layers\0"
+  "num_directions\0"
+  "dropout\0"
+  "zoneout_cell\0"
+  "zoneout_hidden\0"
+  "proj_size\0"
+  "transpose_a\0"
+  "transpose_b\0"
+  "grad_x\0"
+  "grad_y\0"
+  "freq_upper_limit\0"
+  "freq_lower_limit\0"
+  "filter_bank_channel_num\0"
+  "dct_coeff_num\0"
+  "center_point_box\0"
+  "paddings\0"
+  "padding_mode\0"
+  "constant_value\0"
+  "sub_graph_index\0"
+  "power\0"
+  "min_sizes\0"
+  "max_sizes\0"
+  "aspect_ratios\0"
+  "variances\0"
+  "image_size_w\0"
+  "image_size_h\0"
+  "step_w\0"
+  "step_h\0"
+  "clip\0"
+  "flip\0"
+  "offset\0"
+  "channel_shared\0"
+  "src_t\0"
+  "dst_t\0"
+  "d_type\0"
+  "start\0"
+  "limit\0"
+  "delta\0"
+  "reduce_to_end\0"
+  "coeff\0"
+  "method\0"
+  "new_height\0"
+  "new_width\0"
+  "preserve_aspect_ratio\0"
+  "coordinate_transform_mode\0"
+  "cubic_coeff\0"
+  "exclude_outside\0"
+  "extrapolation_value\0"
+  "nearest_mode\0"
+  "seq_dim\0"
+  "batch_dim\0"
+  "fft_length\0"
+  "pooled_h\0"
+  "pooled_w\0"
+  "nesterov\0"
+  "dampening\0"
+  "weight_decay\0"
+  "include_all_grams\0"
+  "max_skip_size\0"
+  "ngram_size\0"
+  "axes\0"
+  "is_grad\0"
+  "size_splits\0"
+  "begin_mask\0"
+  "end_mask\0"
+  "ellipsis_mask\0"
+  "new_axis_mask\0"
+  "shrink_axis_mask\0"
+  "element_dtype\0"
+  "shape_type\0"
+  "num_elements\0"
+  "dims\0"
+  "sorted\0"
+  "largest\0"
+  "seed\0"
+  "seed2\0"
+  "align_corners\0"
+  "context\0"
+  "forward_indexes\0"
+  "output_dim\0"
+  "is_tail_call\0"
+  "attr\0"
+  "exclusive\0"
+  "reverse\0"
+  "split_dim\0"
+  "number_split\0"
+  "ratio\0"
+  "extend_top\0"
+  "extend_bottom\0"
+  "eltwise_mode\0"
+  "reduce_mode\0"
+  "dynamic_size\0"
+  "identical_element_shapes\0"
+  "element_shape\0"
+  "rank_size\0"
+  "symmetric\0"
+  "dst_type\0"
+  "activation_channel\0"
+  "prefer_axis\0"
+  "transpose\0"
+  "prefer_axes\0"
+  "mean\0"
+  "src_format\0"
+  "dst_format\0"
+  "num_groups\0"
+  "affine\0"
+  ;
+
+const ms_field ms_fields[] = {
+  /* Activation */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  {2550, MS_F_F32, 0}, /* alpha */
+  {2556, MS_F_F32, 0}, /* min_val */
+  {2564, MS_F_F32, 0}, /* max_val */
+  {2572, MS_F_BOOL, 0}, /* approximate */
+  /* ActivationGrad */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  {2550, MS_F_F32, 0}, /* alpha */
+  /* Adam */
+  {2584, MS_F_BOOL, 0}, /* use_locking */
+  {2596, MS_F_BOOL, 0}, /* use_nesterov */
+  /* AddFusion */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* AdderFusion */
+  {2609, MS_F_I32, 0}, /* format */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2628, MS_F_VI64, 0}, /* stride */
+  {2635, MS_F_VI64, 0}, /* dilation */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2653, MS_F_VI64, 0}, /* pad_list */
+  {2662, MS_F_I64, 0}, /* group */
+  {2668, MS_F_I64, 0}, /* in_channel */
+  {2679, MS_F_I64, 0}, /* out_channel */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* All */
+  {2691, MS_F_I64, 0}, /* keep_dims */
+  /* ApplyMomentum */
+  {2596, MS_F_BOOL, 0}, /* use_nesterov */
+  {2584, MS_F_BOOL, 0}, /* use_locking */
+  {2701, MS_F_F32, 0}, /* gradient_scale */
+  /* ArgMaxFusion */
+  {2716, MS_F_I64, 0}, /* axis */
+  {2721, MS_F_I64, 1}, /* top_k */
+  {2691, MS_F_BOOL, 0}, /* keep_dims */
+  {2727, MS_F_BOOL, 0}, /* out_max_value */
+  /* ArgMinFusion */
+  {2716, MS_F_I64, 0}, /* axis */
+  {2721, MS_F_I64, 0}, /* top_k */
+  {2691, MS_F_BOOL, 0}, /* keep_dims */
+  {2727, MS_F_BOOL, 0}, /* out_max_value */
+  /* Assert */
+  {2741, MS_F_I64, 0}, /* summarize */
+  /* AudioSpectrogram */
+  {2751, MS_F_I64, 0}, /* window_size */
+  {2628, MS_F_I64, 0}, /* stride */
+  {2763, MS_F_BOOL, 0}, /* mag_square */
+  /* AvgPoolFusion */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2774, MS_F_VI64, 0}, /* strides */
+  {2782, MS_F_VI64, 0}, /* pad */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2786, MS_F_I8, 0}, /* round_mode */
+  {2609, MS_F_I32, 0}, /* format */
+  {2797, MS_F_BOOL, 0}, /* global */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* AvgPoolGrad */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2774, MS_F_VI64, 0}, /* strides */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2609, MS_F_I32, 0}, /* format */
+  /* BatchNorm */
+  {2804, MS_F_F32, 0}, /* epsilon */
+  {2609, MS_F_I32, 0}, /* format */
+  {2812, MS_F_BOOL, 0}, /* is_training */
+  /* BatchNormGrad */
+  {2804, MS_F_F32, 0}, /* epsilon */
+  {2812, MS_F_BOOL, 0}, /* is_training */
+  /* BatchToSpace */
+  {2824, MS_F_VI64, 0}, /* block_size */
+  {2835, MS_F_VEC2D, 0}, /* crops */
+  /* BatchToSpaceND */
+  {2841, MS_F_VI64, 0}, /* block_shape */
+  {2835, MS_F_VEC2D, 0}, /* crops */
+  /* BiasAdd */
+  {2609, MS_F_I32, 0}, /* format */
+  /* BinaryCrossEntropy */
+  {2853, MS_F_I8, 0}, /* reduction */
+  /* BinaryCrossEntropyGrad */
+  {2853, MS_F_I8, 1}, /* reduction */
+  /* BroadcastTo */
+  {2863, MS_F_VI64, 0}, /* shape */
+  /* Clip */
+  {2869, MS_F_F32, 0}, /* max */
+  {2873, MS_F_F32, 0}, /* min */
+  /* Concat */
+  {2716, MS_F_I64, 0}, /* axis */
+  /* Attention */
+  {2877, MS_F_I64, 0}, /* head_num */
+  {2886, MS_F_I64, 0}, /* head_size */
+  {2896, MS_F_BOOL, 0}, /* cross */
+  {2902, MS_F_F32, 0}, /* scale */
+  /* Conv2DBackpropFilterFusion */
+  {2609, MS_F_I32, 0}, /* format */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2628, MS_F_VI64, 0}, /* stride */
+  {2635, MS_F_VI64, 0}, /* dilation */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2653, MS_F_VI64, 0}, /* pad_list */
+  {2908, MS_F_I64, 0}, /* mode */
+  {2662, MS_F_I64, 0}, /* group */
+  {2668, MS_F_I64, 0}, /* in_channel */
+  {2679, MS_F_I64, 0}, /* out_channel */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* Conv2DBackpropInputFusion */
+  {2609, MS_F_I32, 0}, /* format */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2628, MS_F_VI64, 0}, /* stride */
+  {2635, MS_F_VI64, 0}, /* dilation */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2782, MS_F_VI64, 0}, /* pad */
+  {2653, MS_F_VI64, 0}, /* pad_list */
+  {2908, MS_F_I64, 0}, /* mode */
+  {2662, MS_F_I64, 0}, /* group */
+  {2668, MS_F_I64, 0}, /* in_channel */
+  {2679, MS_F_I64, 0}, /* out_channel */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* Conv2DFusion */
+  {2609, MS_F_I32, 0}, /* format */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2628, MS_F_VI64, 0}, /* stride */
+  {2635, MS_F_VI64, 0}, /* dilation */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2653, MS_F_VI64, 0}, /* pad_list */
+  {2908, MS_F_I64, 0}, /* mode */
+  {2662, MS_F_I64, 0}, /* group */
+  {2668, MS_F_I64, 0}, /* in_channel */
+  {2679, MS_F_I64, 0}, /* out_channel */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* Conv2dTransposeFusion */
+  {2609, MS_F_I32, 0}, /* format */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2628, MS_F_VI64, 0}, /* stride */
+  {2635, MS_F_VI64, 0}, /* dilation */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2782, MS_F_VI64, 0}, /* pad */
+  {2653, MS_F_VI64, 0}, /* pad_list */
+  {2908, MS_F_I64, 0}, /* mode */
+  {2662, MS_F_I64, 0}, /* group */
+  {2668, MS_F_I64, 0}, /* in_channel */
+  {2679, MS_F_I64, 0}, /* out_channel */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  {2913, MS_F_VI64, 0}, /* output_paddings */
+  /* ConstantOfShape */
+  {2929, MS_F_I64, 0}, /* data_type */
+  {2939, MS_F_VF32, 0}, /* value */
+  /* Crop */
+  {2716, MS_F_I64, 0}, /* axis */
+  {2945, MS_F_VI64, 0}, /* offsets */
+  /* CustomPredict */
+  {2953, MS_F_I64, 0}, /* output_num */
+  {2964, MS_F_F32, 0}, /* weight_threshold */
+  /* DeConv2DGradFilter */
+  {2668, MS_F_I64, 0}, /* in_channel */
+  {2679, MS_F_I64, 0}, /* out_channel */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2653, MS_F_VI64, 0}, /* pad_list */
+  {2628, MS_F_VI64, 0}, /* stride */
+  {2635, MS_F_VI64, 0}, /* dilation */
+  {2662, MS_F_I64, 0}, /* group */
+  {2609, MS_F_I32, 0}, /* format */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* DepthToSpace */
+  {2824, MS_F_I64, 0}, /* block_size */
+  {2609, MS_F_I32, 0}, /* format */
+  {2908, MS_F_STR, 0}, /* mode */
+  /* DetectionPostProcess */
+  {2609, MS_F_I32, 0}, /* format */
+  {2981, MS_F_I64, 0}, /* input_size */
+  {2902, MS_F_VF32, 0}, /* scale */
+  {2992, MS_F_F32, 0}, /* nms_iou_threshold */
+  {3010, MS_F_F32, 0}, /* nms_score_threshold */
+  {3030, MS_F_I64, 0}, /* max_detections */
+  {3045, MS_F_I64, 0}, /* detections_per_class */
+  {3066, MS_F_I64, 0}, /* max_classes_per_detection */
+  {3092, MS_F_I64, 0}, /* num_classes */
+  {3104, MS_F_BOOL, 0}, /* use_regular_nms */
+  {3120, MS_F_BOOL, 0}, /* out_quantized */
+  /* DivFusion */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* Dropout */
+  {3134, MS_F_F32, 0.5}, /* keep_prob */
+  /* DropoutGrad */
+  {3134, MS_F_F32, 0}, /* keep_prob */
+  /* Elu */
+  {2550, MS_F_F32, 0}, /* alpha */
+  /* Eltwise */
+  {2908, MS_F_I8, 0}, /* mode */
+  /* EmbeddingLookupFusion */
+  {3144, MS_F_F32, 0}, /* max_norm */
+  /* ExpFusion */
+  {3153, MS_F_F32, -1}, /* base */
+  {2902, MS_F_F32, 1.0}, /* scale */
+  {3158, MS_F_F32, 0.0}, /* shift */
+  /* FakeQuantWithMinMaxVars */
+  {3164, MS_F_I64, 0}, /* num_bits */
+  {3173, MS_F_BOOL, 0}, /* narrow_range */
+  /* FakeQuantWithMinMaxVarsPerChannel */
+  {3164, MS_F_I64, 0}, /* num_bits */
+  {3173, MS_F_BOOL, 0}, /* narrow_range */
+  /* Flatten */
+  {2716, MS_F_I64, 1}, /* axis */
+  /* FullConnection */
+  {3186, MS_F_BOOL, 0}, /* has_bias */
+  {3195, MS_F_BOOL, 0}, /* use_axis */
+  {2716, MS_F_I64, 0}, /* axis */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* FusedBatchNorm */
+  {2804, MS_F_F32, 0.0001}, /* epsilon */
+  {3204, MS_F_F32, 0.9}, /* momentum */
+  {2908, MS_F_I64, 0}, /* mode */
+  /* InstanceNorm */
+  {2804, MS_F_F32, 0}, /* epsilon */
+  /* LayerNormFusion */
+  {3213, MS_F_I64, 0}, /* begin_norm_axis */
+  {2804, MS_F_F32, 0.00001}, /* epsilon */
+  {3229, MS_F_BOOL, 0}, /* elementwise_affine */
+  {3248, MS_F_I64, 0}, /* begin_params_axis */
+  /* LeakyRelu */
+  {3266, MS_F_F32, 0}, /* negative_slope */
+  /* LpNormalization */
+  {2716, MS_F_I64, 0}, /* axis */
+  {3281, MS_F_I64, 0}, /* p */
+  /* LRN */
+  {3283, MS_F_I64, 0}, /* depth_radius */
+  {3296, MS_F_F32, 0}, /* bias */
+  {2550, MS_F_F32, 0}, /* alpha */
+  {3301, MS_F_F32, 0}, /* beta */
+  {3306, MS_F_STR, 0}, /* norm_region */
+  /* LshProjection */
+  {3318, MS_F_I8, 0}, /* type */
+  /* LSTM */
+  {3323, MS_F_BOOL, 0}, /* bidirectional */
+  {3186, MS_F_BOOL, 0}, /* has_bias */
+  {2981, MS_F_I64, 0}, /* input_size */
+  {3337, MS_F_I64, 0}, /* hidden_size */
+  {3349, MS_F_I64, 0}, /* num_layers */
+  {3360, MS_F_I64, 0}, /* num_directions */
+  {3375, MS_F_F32, 0}, /* dropout */
+  {3383, MS_F_F32, 0}, /* zoneout_cell */
+  {3396, MS_F_F32, 0}, /* zoneout_hidden */
+  {3411, MS_F_I64, 0}, /* proj_size */
+  /* L2NormalizeFusion */
+  {2716, MS_F_VI64, 0}, /* axis */
+  {2804, MS_F_F32, 0}, /* epsilon */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* MatMulFusion */
+  {3421, MS_F_BOOL, 0}, /* transpose_a */
+  {3433, MS_F_BOOL, 0}, /* transpose_b */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* MaximumGrad */
+  {3445, MS_F_BOOL, 0}, /* grad_x */
+  {3452, MS_F_BOOL, 0}, /* grad_y */
+  /* MaxPoolFusion */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2774, MS_F_VI64, 0}, /* strides */
+  {2782, MS_F_VI64, 0}, /* pad */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2786, MS_F_I8, 0}, /* round_mode */
+  {2609, MS_F_I32, 0}, /* format */
+  {2797, MS_F_BOOL, 0}, /* global */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* MaxPoolGrad */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2774, MS_F_VI64, 0}, /* strides */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2609, MS_F_I32, 0}, /* format */
+  /* Mfcc */
+  {3459, MS_F_F32, 0}, /* freq_upper_limit */
+  {3476, MS_F_F32, 0}, /* freq_lower_limit */
+  {3493, MS_F_I64, 0}, /* filter_bank_channel_num */
+  {3517, MS_F_I64, 0}, /* dct_coeff_num */
+  /* MinimumGrad */
+  {3445, MS_F_BOOL, 0}, /* grad_x */
+  {3452, MS_F_BOOL, 0}, /* grad_y */
+  /* MulFusion */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* NonMaxSuppression */
+  {3531, MS_F_I64, 0}, /* center_point_box */
+  /* OneHot */
+  {2716, MS_F_I64, 0}, /* axis */
+  /* PadFusion */
+  {3548, MS_F_VEC2D, 0}, /* paddings */
+  {3557, MS_F_I8, 0}, /* padding_mode */
+  {3570, MS_F_F32, 0}, /* constant_value */
+  /* PartialFusion */
+  {3585, MS_F_I64, 0}, /* sub_graph_index */
+  /* PowerGrad */
+  {3601, MS_F_F32, 0}, /* power */
+  {2902, MS_F_F32, 0}, /* scale */
+  {3158, MS_F_F32, 0}, /* shift */
+  /* PowFusion */
+  {2902, MS_F_F32, 1}, /* scale */
+  {3158, MS_F_F32, 0}, /* shift */
+  /* PriorBox */
+  {3607, MS_F_VI64, 0}, /* min_sizes */
+  {3617, MS_F_VI64, 0}, /* max_sizes */
+  {3627, MS_F_VF32, 0}, /* aspect_ratios */
+  {3641, MS_F_VF32, 0}, /* variances */
+  {3651, MS_F_I64, 0}, /* image_size_w */
+  {3664, MS_F_I64, 0}, /* image_size_h */
+  {3677, MS_F_F32, 0}, /* step_w */
+  {3684, MS_F_F32, 0}, /* step_h */
+  {3691, MS_F_BOOL, 0}, /* clip */
+  {3696, MS_F_BOOL, 0}, /* flip */
+  {3701, MS_F_F32, 0}, /* offset */
+  /* PReLUFusion */
+  {3708, MS_F_BOOL, 0}, /* channel_shared */
+  /* QuantDTypeCast */
+  {3723, MS_F_I64, 0}, /* src_t */
+  {3729, MS_F_I64, 0}, /* dst_t */
+  {2716, MS_F_I64, 0}, /* axis */
+  /* Range */
+  {3735, MS_F_I64, 0}, /* d_type */
+  {3742, MS_F_I64, 0}, /* start */
+  {3748, MS_F_I64, 0}, /* limit */
+  {3754, MS_F_I64, 1}, /* delta */
+  /* ReduceFusion */
+  {2691, MS_F_BOOL, 0}, /* keep_dims */
+  {2908, MS_F_I8, 0}, /* mode */
+  {3760, MS_F_BOOL, 0}, /* reduce_to_end */
+  {3774, MS_F_F32, 0}, /* coeff */
+  /* Resize */
+  {2609, MS_F_I32, 0}, /* format */
+  {3780, MS_F_I8, 0}, /* method */
+  {3787, MS_F_I64, 0}, /* new_height */
+  {3798, MS_F_I64, 0}, /* new_width */
+  {3808, MS_F_BOOL, 0}, /* preserve_aspect_ratio */
+  {3830, MS_F_I8, 0}, /* coordinate_transform_mode */
+  {3856, MS_F_F32, 0}, /* cubic_coeff */
+  {3868, MS_F_I64, 0}, /* exclude_outside */
+  {3884, MS_F_F32, 0}, /* extrapolation_value */
+  {3904, MS_F_I8, 0}, /* nearest_mode */
+  /* ReverseSequence */
+  {3917, MS_F_I64, 0}, /* seq_dim */
+  {3925, MS_F_I64, 0}, /* batch_dim */
+  /* ReverseV2 */
+  {2716, MS_F_VI64, 0}, /* axis */
+  /* Rfft */
+  {3935, MS_F_I64, 0}, /* fft_length */
+  /* ROIPooling */
+  {3946, MS_F_I64, 0}, /* pooled_h */
+  {3955, MS_F_I64, 0}, /* pooled_w */
+  {2902, MS_F_F32, 0}, /* scale */
+  /* ScaleFusion */
+  {2716, MS_F_I64, 0}, /* axis */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* SGD */
+  {3964, MS_F_BOOL, 0}, /* nesterov */
+  {3973, MS_F_F32, 0}, /* dampening */
+  {3983, MS_F_F32, 0}, /* weight_decay */
+  /* SkipGram */
+  {3996, MS_F_BOOL, 0}, /* include_all_grams */
+  {4014, MS_F_I64, 0}, /* max_skip_size */
+  {4028, MS_F_I64, 0}, /* ngram_size */
+  /* SliceFusion */
+  {4039, MS_F_VI64, 0}, /* axes */
+  /* SmoothL1Loss */
+  {3301, MS_F_F32, 0}, /* beta */
+  /* SmoothL1LossGrad */
+  {3301, MS_F_F32, 0}, /* beta */
+  /* Softmax */
+  {2716, MS_F_VI64, 0}, /* axis */
+  /* SpaceToBatch */
+  {2824, MS_F_VI64, 0}, /* block_size */
+  {3548, MS_F_VEC2D, 0}, /* paddings */
+  /* SpaceToBatchND */
+  {2841, MS_F_VI64, 0}, /* block_shape */
+  {3548, MS_F_VEC2D, 0}, /* paddings */
+  /* SpaceToDepth */
+  {2824, MS_F_I64, 0}, /* block_size */
+  {2609, MS_F_I32, 0}, /* format */
+  /* SparseSoftmaxCrossEntropyWithLogits */
+  {4044, MS_F_BOOL, 0}, /* is_grad */
+  /* Split */
+  {2953, MS_F_I64, 0}, /* output_num */
+  {4052, MS_F_VI64, 0}, /* size_splits */
+  {2716, MS_F_I64, 0}, /* axis */
+  /* Squeeze */
+  {2716, MS_F_VI64, 0}, /* axis */
+  /* Stack */
+  {2716, MS_F_I64, 0}, /* axis */
+  /* StridedSlice */
+  {4064, MS_F_I64, 0}, /* begin_mask */
+  {4075, MS_F_I64, 0}, /* end_mask */
+  {4084, MS_F_I64, 0}, /* ellipsis_mask */
+  {4098, MS_F_I64, 0}, /* new_axis_mask */
+  {4112, MS_F_I64, 0}, /* shrink_axis_mask */
+  /* SubFusion */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  /* TensorListFromTensor */
+  {4129, MS_F_I64, 0}, /* element_dtype */
+  {4143, MS_F_I64, 0}, /* shape_type */
+  /* TensorListGetItem */
+  {4129, MS_F_I64, 0}, /* element_dtype */
+  /* TensorListReserve */
+  {4129, MS_F_I64, 0}, /* element_dtype */
+  {4143, MS_F_I64, 0}, /* shape_type */
+  /* TensorListSetItem */
+  {4129, MS_F_I64, 0}, /* element_dtype */
+  /* TensorListStack */
+  {4154, MS_F_I64, 0}, /* num_elements */
+  {4129, MS_F_I64, 0}, /* element_dtype */
+  /* TileFusion */
+  {4167, MS_F_VI64, 0}, /* dims */
+  /* TopKFusion */
+  {4172, MS_F_BOOL, 1}, /* sorted */
+  {2716, MS_F_I64, 0}, /* axis */
+  {4179, MS_F_I64, 0}, /* largest */
+  /* Unsqueeze */
+  {2716, MS_F_VI64, 0}, /* axis */
+  /* Unstack */
+  {2716, MS_F_I64, 0}, /* axis */
+  /* LSTMGrad */
+  {3323, MS_F_BOOL, 0}, /* bidirectional */
+  {3186, MS_F_BOOL, 0}, /* has_bias */
+  {2981, MS_F_I64, 0}, /* input_size */
+  {3337, MS_F_I64, 0}, /* hidden_size */
+  {3349, MS_F_I64, 0}, /* num_layers */
+  {3360, MS_F_I64, 0}, /* num_directions */
+  {3375, MS_F_F32, 0}, /* dropout */
+  {3383, MS_F_F32, 0}, /* zoneout_cell */
+  {3396, MS_F_F32, 0}, /* zoneout_hidden */
+  /* GRU */
+  {3323, MS_F_BOOL, 0}, /* bidirectional */
+  /* RandomStandardNormal */
+  {4187, MS_F_I64, 0}, /* seed */
+  {4192, MS_F_I64, 0}, /* seed2 */
+  /* CropAndResize */
+  {3780, MS_F_I8, 0}, /* method */
+  {3884, MS_F_F32, 0}, /* extrapolation_value */
+  /* StridedSliceGrad */
+  {4064, MS_F_I64, 0}, /* begin_mask */
+  {4075, MS_F_I64, 0}, /* end_mask */
+  {4084, MS_F_I64, 0}, /* ellipsis_mask */
+  {4098, MS_F_I64, 0}, /* new_axis_mask */
+  {4112, MS_F_I64, 0}, /* shrink_axis_mask */
+  /* UniformReal */
+  {4187, MS_F_I64, 0}, /* seed */
+  {4192, MS_F_I64, 0}, /* seed2 */
+  /* LayerNormGrad */
+  {3213, MS_F_I64, 0}, /* begin_norm_axis */
+  {3248, MS_F_I64, 0}, /* begin_params_axis */
+  /* ResizeGrad */
+  {3780, MS_F_I8, 0}, /* method */
+  {4198, MS_F_BOOL, 0}, /* align_corners */
+  /* Splice */
+  {4212, MS_F_VI64, 0}, /* context */
+  {4220, MS_F_VI64, 0}, /* forward_indexes */
+  {4236, MS_F_I64, 0}, /* output_dim */
+  /* LogSoftmax */
+  {2716, MS_F_I64, 0}, /* axis */
+  /* Call */
+  {4247, MS_F_BOOL, 1}, /* is_tail_call */
+  /* Custom */
+  {3318, MS_F_STR, 0}, /* type */
+  {4260, MS_F_ATTRS, 0}, /* attr */
+  /* CumSum */
+  {4265, MS_F_BOOL, 0}, /* exclusive */
+  {4275, MS_F_BOOL, 0}, /* reverse */
+  /* SplitWithOverlap */
+  {4283, MS_F_I64, 0}, /* split_dim */
+  {4293, MS_F_I64, 0}, /* number_split */
+  {4306, MS_F_VI64, 0}, /* ratio */
+  {4312, MS_F_VI64, 0}, /* extend_top */
+  {4323, MS_F_VI64, 0}, /* extend_bottom */
+  /* GenOP */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  {2550, MS_F_F32, 0}, /* alpha */
+  {2556, MS_F_F32, 0}, /* min_val */
+  {2564, MS_F_F32, 0}, /* max_val */
+  {2812, MS_F_BOOL, 0}, /* is_training */
+  {2609, MS_F_I32, 0}, /* format */
+  {2616, MS_F_VI64, 0}, /* kernel_size */
+  {2628, MS_F_VI64, 0}, /* stride */
+  {2635, MS_F_VI64, 0}, /* dilation */
+  {2644, MS_F_I8, 0}, /* pad_mode */
+  {2653, MS_F_VI64, 0}, /* pad_list */
+  {2908, MS_F_I64, 0}, /* mode */
+  {2662, MS_F_I64, 0}, /* group */
+  {2668, MS_F_I64, 0}, /* in_channel */
+  {2679, MS_F_I64, 0}, /* out_channel */
+  {4337, MS_F_I8, 0}, /* eltwise_mode */
+  {3186, MS_F_BOOL, 0}, /* has_bias */
+  {3195, MS_F_BOOL, 0}, /* use_axis */
+  {2716, MS_F_I64, 0}, /* axis */
+  {2804, MS_F_F32, 0.0001}, /* epsilon */
+  {3204, MS_F_F32, 0.9}, /* momentum */
+  {3421, MS_F_BOOL, 0}, /* transpose_a */
+  {3433, MS_F_BOOL, 0}, /* transpose_b */
+  {2782, MS_F_VI64, 0}, /* pad */
+  {2786, MS_F_I8, 0}, /* round_mode */
+  {2797, MS_F_BOOL, 0}, /* global */
+  {3708, MS_F_BOOL, 0}, /* channel_shared */
+  {4039, MS_F_VI64, 0}, /* axes */
+  {2691, MS_F_BOOL, 0}, /* keep_dims */
+  {4350, MS_F_I8, 0}, /* reduce_mode */
+  {3760, MS_F_BOOL, 0}, /* reduce_to_end */
+  {3774, MS_F_F32, 0}, /* coeff */
+  /* GLU */
+  {2716, MS_F_I64, -1}, /* axis */
+  /* TensorArray */
+  {4362, MS_F_BOOL, 0}, /* dynamic_size */
+  {4375, MS_F_BOOL, 0}, /* identical_element_shapes */
+  {4400, MS_F_VI32, 0}, /* element_shape */
+  {2929, MS_F_I32, 0}, /* data_type */
+  /* Affine */
+  {4212, MS_F_VI64, 0}, /* context */
+  {4236, MS_F_I64, 0}, /* output_dim */
+  {2534, MS_F_I8, 0}, /* activation_type */
+  {3421, MS_F_BOOL, 0}, /* transpose_a */
+  {3433, MS_F_BOOL, 0}, /* transpose_b */
+  /* AllGather */
+  {2662, MS_F_STR, 0}, /* group */
+  {4414, MS_F_I32, 0}, /* rank_size */
+  /* ReduceScatter */
+  {2662, MS_F_STR, 0}, /* group */
+  {2908, MS_F_I8, 0}, /* mode */
+  {4414, MS_F_I32, 0}, /* rank_size */
+  /* DynamicQuant */
+  {4424, MS_F_BOOL, 0}, /* symmetric */
+  {4434, MS_F_I64, 32}, /* dst_type */
+  {4443, MS_F_BOOL, 0}, /* activation_channel */
+  {4462, MS_F_I64, 0}, /* prefer_axis */
+  {4474, MS_F_BOOL, 0}, /* transpose */
+  {4484, MS_F_VI32, 0}, /* prefer_axes */
+  /* LSTMGradData */
+  {3323, MS_F_BOOL, 0}, /* bidirectional */
+  {3186, MS_F_BOOL, 0}, /* has_bias */
+  {2981, MS_F_I64, 0}, /* input_size */
+  {3337, MS_F_I64, 0}, /* hidden_size */
+  {3349, MS_F_I64, 0}, /* num_layers */
+  {3360, MS_F_I64, 0}, /* num_directions */
+  {3375, MS_F_F32, 0}, /* dropout */
+  {3383, MS_F_F32, 0}, /* zoneout_cell */
+  {3396, MS_F_F32, 0}, /* zoneout_hidden */
+  /* LSTMGradWeight */
+  {3323, MS_F_BOOL, 0}, /* bidirectional */
+  {3186, MS_F_BOOL, 0}, /* has_bias */
+  {2981, MS_F_I64, 0}, /* input_size */
+  {3337, MS_F_I64, 0}, /* hidden_size */
+  {3349, MS_F_I64, 0}, /* num_layers */
+  {3360, MS_F_I64, 0}, /* num_directions */
+  {3375, MS_F_F32, 0}, /* dropout */
+  {3383, MS_F_F32, 0}, /* zoneout_cell */
+  {3396, MS_F_F32, 0}, /* zoneout_hidden */
+  /* RandomNormal */
+  {4187, MS_F_F32, 0}, /* seed */
+  {4496, MS_F_F32, 0}, /* mean */
+  {2902, MS_F_F32, 0}, /* scale */
+  /* NLLLoss */
+  {2853, MS_F_I8, 0}, /* reduction */
+  /* NLLLossGrad */
+  {2853, MS_F_I8, 0}, /* reduction */
+  /* FormatTranspose */
+  {4501, MS_F_I32, 1}, /* src_format */
+  {4512, MS_F_I32, 1}, /* dst_format */
+  /* GroupNormFusion */
+  {4523, MS_F_I64, 0}, /* num_groups */
+  {2804, MS_F_F32, 1e-5}, /* epsilon */
+  {4534, MS_F_BOOL, 1}, /* affine */
+  /* ScatterElements */
+  {2716, MS_F_I64, 0}, /* axis */
+  /* AdamWeightDecay */
+  {2584, MS_F_BOOL, 0}, /* use_locking */
 };
 
 const ms_prim_schema ms_prim_schemas[] = {
-  {NULL, NULL, 0},
-  {"Abs", NULL, 0},
-  {"Activation", fields_Activation, 5},
-  {"ActivationGrad", fields_ActivationGrad, 2},
-  {"Adam", fields_Adam, 2},
-  {"AddFusion", fields_AddFusion, 1},
-  {"AdderFusion", fields_AdderFusion, 10},
-  {"AddGrad", NULL, 0},
-  {"AddN", NULL, 0},
-  {"All", fields_All, 1},
-  {"ApplyMomentum", fields_ApplyMomentum, 3},
-  {"ArgMaxFusion", fields_ArgMaxFusion, 4},
-  {"ArgMinFusion", fields_ArgMinFusion, 4},
-  {"Assert", fields_Assert, 1},
-  {"Assign", NULL, 0},
-  {"AssignAdd", NULL, 0},
-  {"AudioSpectrogram", fields_AudioSpectrogram, 3},
-  {"AvgPoolFusion", fields_AvgPoolFusion, 8},
-  {"AvgPoolGrad", fields_AvgPoolGrad, 4},
-  {"BatchNorm", fields_BatchNorm, 3},
-  {"BatchNormGrad", fields_BatchNormGrad, 2},
-  {"BatchToSpace", fields_BatchToSpace, 2},
-  {"BatchToSpaceND", fields_BatchToSpaceND, 2},
-  {"BiasAdd", fields_BiasAdd, 1},
-  {"BinaryCrossEntropy", fields_BinaryCrossEntropy, 1},
-  {"BinaryCrossEntropyGrad", fields_BinaryCrossEntropyGrad, 1},
-  {"BiasAddGrad", NULL, 0},
-  {"BroadcastTo", fields_BroadcastTo, 1},
-  {"Cast", NULL, 0},
-  {"Ceil", NULL, 0},
-  {"Clip", fields_Clip, 2},
-  {"Concat", fields_Concat, 1},
-  {"Attention", fields_Attention, 4},
-  {"Conv2DBackpropFilterFusion", fields_Conv2DBackpropFilterFusion, 11},
-  {"Conv2DBackpropInputFusion", fields_Conv2DBackpropInputFusion, 12},
-  {"Conv2DFusion", fields_Conv2DFusion, 11},
-  {"Conv2dTransposeFusion", fields_Conv2dTransposeFusion, 13},
-  {"Cos", NULL, 0},
-  {"ConstantOfShape", fields_ConstantOfShape, 2},
-  {"Crop", fields_Crop, 2},
-  {"CustomExtractFeatures", NULL, 0},
-  {"CustomNormalize", NULL, 0},
-  {"CustomPredict", fields_CustomPredict, 2},
-  {"DeConv2DGradFilter", fields_DeConv2DGradFilter, 10},
-  {"Depend", NULL, 0},
-  {"DepthToSpace", fields_DepthToSpace, 3},
-  {"DetectionPostProcess", fields_DetectionPostProcess, 11},
-  {"DivFusion", fields_DivFusion, 1},
-  {"DivGrad", NULL, 0},
-  {"Dropout", fields_Dropout, 1},
-  {"DropoutGrad", fields_DropoutGrad, 1},
-  {"Elu", fields_Elu, 1},
-  {"Eltwise", fields_Eltwise, 1},
-  {"Equal", NULL, 0},
-  {"EmbeddingLookupFusion", fields_EmbeddingLookupFusion, 1},
-  {"ExpFusion", fields_ExpFusion, 3},
-  {"ExpandDims", NULL, 0},
-  {"FakeQuantWithMinMaxVars", fields_FakeQuantWithMinMaxVars, 2},
-  {"FakeQuantWithMinMaxVarsPerChannel", fields_FakeQuantWithMinMaxVarsPerChannel, 2},
-  {"FftReal", NULL, 0},
-  {"FftImag", NULL, 0},
-  {"Flatten", fields_Flatten, 1},
-  {"FlattenGrad", NULL, 0},
-  {"Floor", NULL, 0},
-  {"FloorDiv", NULL, 0},
-  {"FloorMod", NULL, 0},
-  {"Fill", NULL, 0},
-  {"FullConnection", fields_FullConnection, 4},
-  {"FusedBatchNorm", fields_FusedBatchNorm, 3},
-  {"Gather", NULL, 0},
-  {"GatherNd", NULL, 0},
-  {"Greater", NULL, 0},
-  {"GreaterEqual", NULL, 0},
-  {"HashtableLookup", NULL, 0},
-  {"InstanceNorm", fields_InstanceNorm, 1},
-  {"LayerNormFusion", fields_LayerNormFusion, 4},
-  {"LeakyRelu", fields_LeakyRelu, 1},
-  {"Less", NULL, 0},
-  {"LessEqual", NULL, 0},
-  {"Log", NULL, 0},
-  {"LogGrad", NULL, 0},
-  {"LogicalAnd", NULL, 0},
-  {"LogicalNot", NULL, 0},
-  {"LogicalOr", NULL, 0},
-  {"LpNormalization", fields_LpNormalization, 2},
-  {"LRN", fields_LRN, 5},
-  {"LshProjection", fields_LshProjection, 1},
-  {"LSTM", fields_LSTM, 10},
-  {"L2NormalizeFusion", fields_L2NormalizeFusion, 3},
-  {"MatMulFusion", fields_MatMulFusion, 3},
-  {"Maximum", NULL, 0},
-  {"MaximumGrad", fields_MaximumGrad, 2},
-  {"MaxPoolFusion", fields_MaxPoolFusion, 8},
-  {"MaxPoolGrad", fields_MaxPoolGrad, 4},
-  {"SwitchLayer", NULL, 0},
-  {"Mfcc", fields_Mfcc, 4},
-  {"Minimum", NULL, 0},
-  {"MinimumGrad", fields_MinimumGrad, 2},
-  {"Mod", NULL, 0},
-  {"MulFusion", fields_MulFusion, 1},
-  {"MulGrad", NULL, 0},
-  {"Neg", NULL, 0},
-  {"NegGrad", NULL, 0},
-  {"NotEqual", NULL, 0},
-  {"NonMaxSuppression", fields_NonMaxSuppression, 1},
-  {"OneHot", fields_OneHot, 1},
-  {"OnesLike", NULL, 0},
-  {"PadFusion", fields_PadFusion, 3},
-  {"PartialFusion", fields_PartialFusion, 1},
-  {"PowerGrad", fields_PowerGrad, 3},
-  {"PowFusion", fields_PowFusion, 2},
-  {"PriorBox", fields_PriorBox, 11},
-  {"PReLUFusion", fields_PReLUFusion, 1},
-  {"QuantDTypeCast", fields_QuantDTypeCast, 3},
-  {"Rank", NULL, 0},
-  {"Range", fields_Range, 4},
-  {"Reciprocal", NULL, 0},
-  {"RealDiv", NULL, 0},
-  {"ReduceFusion", fields_ReduceFusion, 4},
-  {"Reshape", NULL, 0},
-  {"Resize", fields_Resize, 10},
-  {"ReverseSequence", fields_ReverseSequence, 2},
-  {"ReverseV2", fields_ReverseV2, 1},
-  {"Rfft", fields_Rfft, 1},
-  {"ROIPooling", fields_ROIPooling, 3},
-  {"Round", NULL, 0},
-  {"Rsqrt", NULL, 0},
-  {"ScaleFusion", fields_ScaleFusion, 2},
-  {"ScatterNd", NULL, 0},
-  {"SGD", fields_SGD, 3},
-  {"Shape", NULL, 0},
-  {"SigmoidCrossEntropyWithLogits", NULL, 0},
-  {"SigmoidCrossEntropyWithLogitsGrad", NULL, 0},
-  {"Sin", NULL, 0},
-  {"SkipGram", fields_SkipGram, 3},
-  {"SliceFusion", fields_SliceFusion, 1},
-  {"SmoothL1Loss", fields_SmoothL1Loss, 1},
-  {"SmoothL1LossGrad", fields_SmoothL1LossGrad, 1},
-  {"Softmax", fields_Softmax, 1},
-  {"SoftmaxCrossEntropyWithLogits", NULL, 0},
-  {"SpaceToBatch", fields_SpaceToBatch, 2},
-  {"SpaceToBatchND", fields_SpaceToBatchND, 2},
-  {"SpaceToDepth", fields_SpaceToDepth, 2},
-  {"SparseSoftmaxCrossEntropyWithLogits", fields_SparseSoftmaxCrossEntropyWithLogits, 1},
-  {"SparseToDense", NULL, 0},
-  {"Split", fields_Split, 3},
-  {"Sqrt", NULL, 0},
-  {"Squeeze", fields_Squeeze, 1},
-  {"Square", NULL, 0},
-  {"SquaredDifference", NULL, 0},
-  {"Stack", fields_Stack, 1},
-  {"StridedSlice", fields_StridedSlice, 5},
-  {"SubFusion", fields_SubFusion, 1},
-  {"SubGrad", NULL, 0},
-  {"Switch", NULL, 0},
-  {"TensorListFromTensor", fields_TensorListFromTensor, 2},
-  {"TensorListGetItem", fields_TensorListGetItem, 1},
-  {"TensorListReserve", fields_TensorListReserve, 2},
-  {"TensorListSetItem", fields_TensorListSetItem, 1},
-  {"TensorListStack", fields_TensorListStack, 2},
-  {"TileFusion", fields_TileFusion, 1},
-  {"TopKFusion", fields_TopKFusion, 3},
-  {"Transpose", NULL, 0},
-  {"Unique", NULL, 0},
-  {"UnsortedSegmentSum", NULL, 0},
-  {"Unsqueeze", fields_Unsqueeze, 1},
-  {"Unstack", fields_Unstack, 1},
-  {"LSTMGrad", fields_LSTMGrad, 9},
-  {"Where", NULL, 0},
-  {"ZerosLike", NULL, 0},
-  {"Select", NULL, 0},
-  {"ScatterNdUpdate", NULL, 0},
-  {"GRU", fields_GRU, 1},
-  {"NonZero", NULL, 0},
-  {"InvertPermutation", NULL, 0},
-  {"Size", NULL, 0},
-  {"RandomStandardNormal", fields_RandomStandardNormal, 2},
-  {"CropAndResize", fields_CropAndResize, 2},
-  {"Erf", NULL, 0},
-  {"StridedSliceGrad", fields_StridedSliceGrad, 5},
-  {"IsFinite", NULL, 0},
-  {"LinSpace", NULL, 0},
-  {"UniformReal", fields_UniformReal, 2},
-  {"AbsGrad", NULL, 0},
-  {"RsqrtGrad", NULL, 0},
-  {"SqrtGrad", NULL, 0},
-  {"LayerNormGrad", fields_LayerNormGrad, 2},
-  {"ResizeGrad", fields_ResizeGrad, 2},
-  {"Splice", fields_Splice, 3},
-  {"LogSoftmax", fields_LogSoftmax, 1},
-  {"Call", fields_Call, 1},
-  {"Custom", fields_Custom, 2},
-  {"CumSum", fields_CumSum, 2},
-  {"SplitWithOverlap", fields_SplitWithOverlap, 5},
-  {"GenOP", fields_GenOP, 32},
-  {"RaggedRange", NULL, 0},
-  {"GLU", fields_GLU, 1},
-  {"TensorArray", fields_TensorArray, 4},
-  {"TensorArrayRead", NULL, 0},
-  {"TensorArrayWrite", NULL, 0},
-  {"Affine", fields_Affine, 5},
-  {"AllGather", fields_AllGather, 2},
-  {"ReduceScatter", fields_ReduceScatter, 3},
-  {"DynamicQuant", fields_DynamicQuant, 6},
-  {"LSTMGradData", fields_LSTMGradData, 9},
-  {"LSTMGradWeight", fields_LSTMGradWeight, 9},
-  {"RandomNormal", fields_RandomNormal, 3},
-  {"NLLLoss", fields_NLLLoss, 1},
-  {"NLLLossGrad", fields_NLLLossGrad, 1},
-  {"FormatTranspose", fields_FormatTranspose, 2},
-  {"GatherD", NULL, 0},
-  {"GroupNormFusion", fields_GroupNormFusion, 3},
-  {"Log1p", NULL, 0},
-  {"TensorScatterAdd", NULL, 0},
-  {"SparseFillEmptyRows", NULL, 0},
-  {"SparseReshape", NULL, 0},
-  {"SparseSegmentSum", NULL, 0},
-  {"ScatterElements", fields_ScatterElements, 1},
-  {"Triu", NULL, 0},
-  {"Tril", NULL, 0},
-  {"AdamWeightDecay", fields_AdamWeightDecay, 1},
-  {"FillV2", NULL, 0},
+  {0, 0, 0},
+  {0, 0, 0}, /* Abs */
+  {4, 0, 5}, /* Activation */
+  {15, 5, 2}, /* ActivationGrad */
+  {30, 7, 2}, /* Adam */
+  {35, 9, 1}, /* AddFusion */
+  {45, 10, 10}, /* AdderFusion */
+  {57, 20, 0}, /* AddGrad */
+  {65, 20, 0}, /* AddN */
+  {70, 20, 1}, /* All */
+  {74, 21, 3}, /* ApplyMomentum */
+  {88, 24, 4}, /* ArgMaxFusion */
+  {101, 28, 4}, /* ArgMinFusion */
+  {114, 32, 1}, /* Assert */
+  {121, 33, 0}, /* Assign */
+  {128, 33, 0}, /* AssignAdd */
+  {138, 33, 3}, /* AudioSpectrogram */
+  {155, 36, 8}, /* AvgPoolFusion */
+  {169, 44, 4}, /* AvgPoolGrad */
+  {181, 48, 3}, /* BatchNorm */
+  {191, 51, 2}, /* BatchNormGrad */
+  {205, 53, 2}, /* BatchToSpace */
+  {218, 55, 2}, /* BatchToSpaceND */
+  {233, 57, 1}, /* BiasAdd */
+  {241, 58, 1}, /* BinaryCrossEntropy */
+  {260, 59, 1}, /* BinaryCrossEntropyGrad */
+  {283, 60, 0}, /* BiasAddGrad */
+  {295, 60, 1}, /* BroadcastTo */
+  {307, 61, 0}, /* Cast */
+  {312, 61, 0}, /* Ceil */
+  {317, 61, 2}, /* Clip */
+  {322, 63, 1}, /* Concat */
+  {329, 64, 4}, /* Attention */
+  {339, 68, 11}, /* Conv2DBackpropFilterFusion */
+  {366, 79, 12}, /* Conv2DBackpropInputFusion */
+  {392, 91, 11}, /* Conv2DFusion */
+  {405, 102, 13}, /* Conv2dTransposeFusion */
+  {427, 115, 0}, /* Cos */
+  {431, 115, 2}, /* ConstantOfShape */
+  {447, 117, 2}, /* Crop */
+  {452, 119, 0}, /* CustomExtractFeatures */
+  {474, 119, 0}, /* CustomNormalize */
+  {490, 119, 2}, /* CustomPredict */
+  {504, 121, 10}, /* DeConv2DGradFilter */
+  {523, 131, 0}, /* Depend */
+  {530, 131, 3}, /* DepthToSpace */
+  {543, 134, 11}, /* DetectionPostProcess */
+  {564, 145, 1}, /* DivFusion */
+  {574, 146, 0}, /* DivGrad */
+  {582, 146, 1}, /* Dropout */
+  {590, 147, 1}, /* DropoutGrad */
+  {602, 148, 1}, /* Elu */
+  {606, 149, 1}, /* Eltwise */
+  {614, 150, 0}, /* Equal */
+  {620, 150, 1}, /* EmbeddingLookupFusion */
+  {642, 151, 3}, /* ExpFusion */
+  {652, 154, 0}, /* ExpandDims */
+  {663, 154, 2}, /* FakeQuantWithMinMaxVars */
+  {687, 156, 2}, /* FakeQuantWithMinMaxVarsPerChannel */
+  {721, 158, 0}, /* FftReal */
+  {729, 158, 0}, /* FftImag */
+  {737, 158, 1}, /* Flatten */
+  {745, 159, 0}, /* FlattenGrad */
+  {757, 159, 0}, /* Floor */
+  {763, 159, 0}, /* FloorDiv */
+  {772, 159, 0}, /* FloorMod */
+  {781, 159, 0}, /* Fill */
+  {786, 159, 4}, /* FullConnection */
+  {801, 163, 3}, /* FusedBatchNorm */
+  {816, 166, 0}, /* Gather */
+  {823, 166, 0}, /* GatherNd */
+  {832, 166, 0}, /* Greater */
+  {840, 166, 0}, /* GreaterEqual */
+  {853, 166, 0}, /* HashtableLookup */
+  {869, 166, 1}, /* InstanceNorm */
+  {882, 167, 4}, /* LayerNormFusion */
+  {898, 171, 1}, /* LeakyRelu */
+  {908, 172, 0}, /* Less */
+  {913, 172, 0}, /* LessEqual */
+  {923, 172, 0}, /* Log */
+  {927, 172, 0}, /* LogGrad */
+  {935, 172, 0}, /* LogicalAnd */
+  {946, 172, 0}, /* LogicalNot */
+  {957, 172, 0}, /* LogicalOr */
+  {967, 172, 2}, /* LpNormalization */
+  {983, 174, 5}, /* LRN */
+  {987, 179, 1}, /* LshProjection */
+  {1001, 180, 10}, /* LSTM */
+  {1006, 190, 3}, /* L2NormalizeFusion */
+  {1024, 193, 3}, /* MatMulFusion */
+  {1037, 196, 0}, /* Maximum */
+  {1045, 196, 2}, /* MaximumGrad */
+  {1057, 198, 8}, /* MaxPoolFusion */
+  {1071, 206, 4}, /* MaxPoolGrad */
+  {1083, 210, 0}, /* SwitchLayer */
+  {1095, 210, 4}, /* Mfcc */
+  {1100, 214, 0}, /* Minimum */
+  {1108, 214, 2}, /* MinimumGrad */
+  {1120, 216, 0}, /* Mod */
+  {1124, 216, 1}, /* MulFusion */
+  {1134, 217, 0}, /* MulGrad */
+  {1142, 217, 0}, /* Neg */
+  {1146, 217, 0}, /* NegGrad */
+  {1154, 217, 0}, /* NotEqual */
+  {1163, 217, 1}, /* NonMaxSuppression */
+  {1181, 218, 1}, /* OneHot */
+  {1188, 219, 0}, /* OnesLike */
+  {1197, 219, 3}, /* PadFusion */
+  {1207, 222, 1}, /* PartialFusion */
+  {1221, 223, 3}, /* PowerGrad */
+  {1231, 226, 2}, /* PowFusion */
+  {1241, 228, 11}, /* PriorBox */
+  {1250, 239, 1}, /* PReLUFusion */
+  {1262, 240, 3}, /* QuantDTypeCast */
+  {1277, 243, 0}, /* Rank */
+  {1282, 243, 4}, /* Range */
+  {1288, 247, 0}, /* Reciprocal */
+  {1299, 247, 0}, /* RealDiv */
+  {1307, 247, 4}, /* ReduceFusion */
+  {1320, 251, 0}, /* Reshape */
+  {1328, 251, 10}, /* Resize */
+  {1335, 261, 2}, /* ReverseSequence */
+  {1351, 263, 1}, /* ReverseV2 */
+  {1361, 264, 1}, /* Rfft */
+  {1366, 265, 3}, /* ROIPooling */
+  {1377, 268, 0}, /* Round */
+  {1383, 268, 0}, /* Rsqrt */
+  {1389, 268, 2}, /* ScaleFusion */
+  {1401, 270, 0}, /* ScatterNd */
+  {1411, 270, 3}, /* SGD */
+  {1415, 273, 0}, /* Shape */
+  {1421, 273, 0}, /* SigmoidCrossEntropyWithLogits */
+  {1451, 273, 0}, /* SigmoidCrossEntropyWithLogitsGrad */
+  {1485, 273, 0}, /* Sin */
+  {1489, 273, 3}, /* SkipGram */
+  {1498, 276, 1}, /* SliceFusion */
+  {1510, 277, 1}, /* SmoothL1Loss */
+  {1523, 278, 1}, /* SmoothL1LossGrad */
+  {1540, 279, 1}, /* Softmax */
+  {1548, 280, 0}, /* SoftmaxCrossEntropyWithLogits */
+  {1578, 280, 2}, /* SpaceToBatch */
+  {1591, 282, 2}, /* SpaceToBatchND */
+  {1606, 284, 2}, /* SpaceToDepth */
+  {1619, 286, 1}, /* SparseSoftmaxCrossEntropyWithLogits */
+  {1655, 287, 0}, /* SparseToDense */
+  {1669, 287, 3}, /* Split */
+  {1675, 290, 0}, /* Sqrt */
+  {1680, 290, 1}, /* Squeeze */
+  {1688, 291, 0}, /* Square */
+  {1695, 291, 0}, /* SquaredDifference */
+  {1713, 291, 1}, /* Stack */
+  {1719, 292, 5}, /* StridedSlice */
+  {1732, 297, 1}, /* SubFusion */
+  {1742, 298, 0}, /* SubGrad */
+  {1750, 298, 0}, /* Switch */
+  {1757, 298, 2}, /* TensorListFromTensor */
+  {1778, 300, 1}, /* TensorListGetItem */
+  {1796, 301, 2}, /* TensorListReserve */
+  {1814, 303, 1}, /* TensorListSetItem */
+  {1832, 304, 2}, /* TensorListStack */
+  {1848, 306, 1}, /* TileFusion */
+  {1859, 307, 3}, /* TopKFusion */
+  {1870, 310, 0}, /* Transpose */
+  {1880, 310, 0}, /* Unique */
+  {1887, 310, 0}, /* UnsortedSegmentSum */
+  {1906, 310, 1}, /* Unsqueeze */
+  {1916, 311, 1}, /* Unstack */
+  {1924, 312, 9}, /* LSTMGrad */
+  {1933, 321, 0}, /* Where */
+  {1939, 321, 0}, /* ZerosLike */
+  {1949, 321, 0}, /* Select */
+  {1956, 321, 0}, /* ScatterNdUpdate */
+  {1972, 321, 1}, /* GRU */
+  {1976, 322, 0}, /* NonZero */
+  {1984, 322, 0}, /* InvertPermutation */
+  {2002, 322, 0}, /* Size */
+  {2007, 322, 2}, /* RandomStandardNormal */
+  {2028, 324, 2}, /* CropAndResize */
+  {2042, 326, 0}, /* Erf */
+  {2046, 326, 5}, /* StridedSliceGrad */
+  {2063, 331, 0}, /* IsFinite */
+  {2072, 331, 0}, /* LinSpace */
+  {2081, 331, 2}, /* UniformReal */
+  {2093, 333, 0}, /* AbsGrad */
+  {2101, 333, 0}, /* RsqrtGrad */
+  {2111, 333, 0}, /* SqrtGrad */
+  {2120, 333, 2}, /* LayerNormGrad */
+  {2134, 335, 2}, /* ResizeGrad */
+  {2145, 337, 3}, /* Splice */
+  {2152, 340, 1}, /* LogSoftmax */
+  {2163, 341, 1}, /* Call */
+  {2168, 342, 2}, /* Custom */
+  {2175, 344, 2}, /* CumSum */
+  {2182, 346, 5}, /* SplitWithOverlap */
+  {2199, 351, 32}, /* GenOP */
+  {2205, 383, 0}, /* RaggedRange */
+  {2217, 383, 1}, /* GLU */
+  {2221, 384, 4}, /* TensorArray */
+  {2233, 388, 0}, /* TensorArrayRead */
+  {2249, 388, 0}, /* TensorArrayWrite */
+  {2266, 388, 5}, /* Affine */
+  {2273, 393, 2}, /* AllGather */
+  {2283, 395, 3}, /* ReduceScatter */
+  {2297, 398, 6}, /* DynamicQuant */
+  {2310, 404, 9}, /* LSTMGradData */
+  {2323, 413, 9}, /* LSTMGradWeight */
+  {2338, 422, 3}, /* RandomNormal */
+  {2351, 425, 1}, /* NLLLoss */
+  {2359, 426, 1}, /* NLLLossGrad */
+  {2371, 427, 2}, /* FormatTranspose */
+  {2387, 429, 0}, /* GatherD */
+  {2395, 429, 3}, /* GroupNormFusion */
+  {2411, 432, 0}, /* Log1p */
+  {2417, 432, 0}, /* TensorScatterAdd */
+  {2434, 432, 0}, /* SparseFillEmptyRows */
+  {2454, 432, 0}, /* SparseReshape */
+  {2468, 432, 0}, /* SparseSegmentSum */
+  {2485, 432, 1}, /* ScatterElements */
+  {2501, 433, 0}, /* Triu */
+  {2506, 433, 0}, /* Tril */
+  {2511, 433, 1}, /* AdamWeightDecay */
+  {2527, 434, 0}, /* FillV2 */
 };
 
 const int ms_prim_count = (int)(sizeof ms_prim_schemas / sizeof ms_prim_schemas[0]);
 
 const char *ir_op_name(int op) {
   if (op <= 0 || op >= ms_prim_count) return NULL;
-  return ms_prim_schemas[op].name;
+  return MS_NAME(ms_prim_schemas[op].name);
 }
 
 int ir_op_from_name(const char *name) {
   for (int i = 1; i < ms_prim_count; i++)
-    if (strcmp(ms_prim_schemas[i].name, name) == 0) return i;
+    if (strcmp(MS_NAME(ms_prim_schemas[i].name), name) == 0) return i;
   return 0;
 }

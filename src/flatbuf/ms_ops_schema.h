@@ -3,6 +3,8 @@
 #ifndef TOD_MS_OPS_SCHEMA_H
 #define TOD_MS_OPS_SCHEMA_H
 
+#include <stdint.h>
+
 #include "ir/ir_op.h"
 
 typedef enum {
@@ -19,20 +21,28 @@ typedef enum {
   MS_F_ATTRS  /* [Attribute] (Custom only) */
 } ms_field_kind;
 
+/* The tables hold no pointers (a static device library pays a relocation for each): names are
+ * offsets into ms_schema_names, a primitive's fields a range of ms_fields. */
 typedef struct {
-  const char *name;  /* ops.fbs field name = IR attribute key */
-  ms_field_kind kind;
-  double dflt;       /* schema default for scalars */
+  uint16_t name; /* ops.fbs field name = IR attribute key (MS_NAME) */
+  uint8_t kind;  /* ms_field_kind */
+  double dflt;   /* schema default for scalars */
 } ms_field;
 
 typedef struct {
-  const char *name; /* primitive name */
-  const ms_field *fields; /* slot i = fields[i]; vtable offset 4 + 2*i */
-  int n_fields;
+  uint16_t name;     /* primitive name (MS_NAME) */
+  uint16_t first;    /* slot 0 in ms_fields; slot i has vtable offset 4 + 2*i */
+  uint16_t n_fields;
 } ms_prim_schema;
 
+extern const char ms_schema_names[];
+extern const ms_field ms_fields[];
 /* Indexed by IR_OP_*; entry 0 is empty. */
 extern const ms_prim_schema ms_prim_schemas[];
 extern const int ms_prim_count;
+
+#define MS_NAME(off) (ms_schema_names + (off))
+/* Field (slot) k of primitive schema ps. */
+#define MS_FIELD(ps, k) (&ms_fields[(ps)->first + (k)])
 
 #endif

@@ -203,7 +203,7 @@ static tod_status read_vec2d(ms_ctx *c, ir_node *n, const ms_field *f, const fb_
       cols = v.len;
       /* rows * cols elements were each charged to the reader's budget: bounded by the file */
       if ((uint64_t)rows.len * cols > INT_MAX / 8) {
-        st = fail(c, TOD_GRAPH_FILE_ERR, "attribute '%s': Vec2D too large", f->name);
+        st = fail(c, TOD_GRAPH_FILE_ERR, "attribute '%s': Vec2D too large", MS_NAME(f->name));
         break;
       }
       vals = malloc(sizeof *vals * ((size_t)rows.len * cols + 1));
@@ -213,12 +213,12 @@ static tod_status read_vec2d(ms_ctx *c, ir_node *n, const ms_field *f, const fb_
       }
     } else if (v.len != cols) {
       st = fail(c, TOD_NOT_SUPPORT, "node '%s': attribute '%s' has rows of different lengths",
-                n->name, f->name);
+                n->name, MS_NAME(f->name));
       break;
     }
     for (uint32_t j = 0; j < v.len; j++) vals[have++] = fb_vec_i64(&c->r, &v, j);
   }
-  if (!st && ir_attr_set_ints2d(n, f->name, vals, (int)rows.len, (int)cols)) st = oom(c);
+  if (!st && ir_attr_set_ints2d(n, MS_NAME(f->name), vals, (int)rows.len, (int)cols)) st = oom(c);
   free(vals);
   return st;
 }
@@ -227,38 +227,38 @@ static tod_status read_vec2d(ms_ctx *c, ir_node *n, const ms_field *f, const fb_
 static tod_status read_attrs(ms_ctx *c, ir_node *n, const fb_table *t) {
   const ms_prim_schema *ps = &ms_prim_schemas[n->op];
   for (int k = 0; k < ps->n_fields; k++) {
-    const ms_field *f = &ps->fields[k];
+    const ms_field *f = MS_FIELD(ps, k);
     tod_status st = TOD_OK;
     if (!fb_has_field(&c->r, t, k)) continue;
     switch (f->kind) {
       case MS_F_I8: {
         int8_t v;
         TRY(fb_read_i8(&c->r, t, k, 0, &v));
-        st = ir_attr_set_int(n, f->name, v);
+        st = ir_attr_set_int(n, MS_NAME(f->name), v);
         break;
       }
       case MS_F_BOOL: {
         uint8_t v;
         TRY(fb_read_u8(&c->r, t, k, 0, &v));
-        st = ir_attr_set_int(n, f->name, v != 0);
+        st = ir_attr_set_int(n, MS_NAME(f->name), v != 0);
         break;
       }
       case MS_F_I32: {
         int32_t v;
         TRY(fb_read_i32(&c->r, t, k, 0, &v));
-        st = ir_attr_set_int(n, f->name, v);
+        st = ir_attr_set_int(n, MS_NAME(f->name), v);
         break;
       }
       case MS_F_I64: {
         int64_t v;
         TRY(fb_read_i64(&c->r, t, k, 0, &v));
-        st = ir_attr_set_int(n, f->name, v);
+        st = ir_attr_set_int(n, MS_NAME(f->name), v);
         break;
       }
       case MS_F_F32: {
         float v;
         TRY(fb_read_f32(&c->r, t, k, 0, &v));
-        st = ir_attr_set_float(n, f->name, v);
+        st = ir_attr_set_float(n, MS_NAME(f->name), v);
         break;
       }
       case MS_F_VI64:
@@ -270,7 +270,7 @@ static tod_status read_attrs(ms_ctx *c, ir_node *n, const fb_table *t) {
         if (!a) return oom(c);
         for (uint32_t i = 0; i < v.len; i++)
           a[i] = es == 8 ? fb_vec_i64(&c->r, &v, i) : fb_vec_i32(&c->r, &v, i);
-        st = ir_attr_set_ints(n, f->name, a, (int)v.len);
+        st = ir_attr_set_ints(n, MS_NAME(f->name), a, (int)v.len);
         free(a);
         break;
       }
@@ -280,7 +280,7 @@ static tod_status read_attrs(ms_ctx *c, ir_node *n, const fb_table *t) {
         float *a = malloc(sizeof *a * ((size_t)v.len + 1));
         if (!a) return oom(c);
         for (uint32_t i = 0; i < v.len; i++) a[i] = fb_vec_f32(&c->r, &v, i);
-        st = ir_attr_set_floats(n, f->name, a, (int)v.len);
+        st = ir_attr_set_floats(n, MS_NAME(f->name), a, (int)v.len);
         free(a);
         break;
       }
@@ -290,7 +290,7 @@ static tod_status read_attrs(ms_ctx *c, ir_node *n, const fb_table *t) {
         TRY(fb_read_string(&c->r, t, k, &s, &len));
         char *d = dup_n(s, len);
         if (!d) return oom(c);
-        st = ir_attr_set_string(n, f->name, d);
+        st = ir_attr_set_string(n, MS_NAME(f->name), d);
         free(d);
         break;
       }

@@ -17,7 +17,7 @@
  *   Rule for absent attributes: ONLY fields stored in the buffer become IR attributes. A field
  *   the file omits (MindSpore Lite's writer omits every scalar equal to its schema default) is
  *   absent from the IR, and consumers must pass the schema default to ir_attr_int /
- *   ir_attr_float (ms_prim_schemas[op].fields[k].dflt holds it). Custom's [Attribute] list is
+ *   ir_attr_float (MS_FIELD(&ms_prim_schemas[op], k)->dflt holds it). Custom's [Attribute] list is
  *   verified but not kept. Vec2D rows must all have the same length.
  * - graph inputs/outputs: MetaGraph.inputIndex/outputIndex (the first SubGraph's lists when the
  *   MetaGraph has none); nodes: MetaGraph.nodes in file order.

@@ -133,7 +133,7 @@ static const char *kind_name(ms_field_kind k) {
  * into *child. Scalars are added later, inside the table. */
 static tod_status attr_child(fb_builder *b, const ir_node *n, const ir_attr *a, const ms_field *f,
                              fb_off *child, char *err, size_t errlen) {
-  const char *op = ms_prim_schemas[n->op].name;
+  const char *op = ir_op_name(n->op);
   int ok;
   *child = 0;
   switch (f->kind) {
@@ -213,10 +213,10 @@ static fb_off write_primitive(fb_builder *b, const ir_node *n, char *err, size_t
   for (int i = 0; i < n->n_attrs; i++) {
     int slot = -1;
     for (int k = 0; k < ps->n_fields && slot < 0; k++)
-      if (strcmp(ps->fields[k].name, n->attrs[i].key) == 0) slot = k;
+      if (strcmp(MS_NAME(MS_FIELD(ps, k)->name), n->attrs[i].key) == 0) slot = k;
     if (slot < 0) {
       *st = fail(err, errlen, TOD_INVALID_OP_ATTR, "node '%s' (%s): attribute '%s' is not a field of %s",
-                 n->name, ps->name, n->attrs[i].key, ps->name);
+                 n->name, MS_NAME(ps->name), n->attrs[i].key, MS_NAME(ps->name));
       goto out;
     }
     attr_of[slot] = i;
@@ -224,7 +224,7 @@ static fb_off write_primitive(fb_builder *b, const ir_node *n, char *err, size_t
   for (int k = 0; k < ps->n_fields; k++) {
     child[k] = 0;
     if (attr_of[k] < 0) continue;
-    *st = attr_child(b, n, &n->attrs[attr_of[k]], &ps->fields[k], &child[k], err, errlen);
+    *st = attr_child(b, n, &n->attrs[attr_of[k]], MS_FIELD(ps, k), &child[k], err, errlen);
     if (*st) goto out;
   }
   fb_start_table(b);
@@ -232,7 +232,7 @@ static fb_off write_primitive(fb_builder *b, const ir_node *n, char *err, size_t
     if (attr_of[k] < 0) continue;
     const ir_attr *a = &n->attrs[attr_of[k]];
     /* forced: an attribute the IR holds is always stored (see ms_write.h) */
-    switch (ps->fields[k].kind) {
+    switch (MS_FIELD(ps, k)->kind) {
       case MS_F_I8: fb_add_scalar_force(b, k, (uint8_t)(int8_t)a->i, 1); break;
       case MS_F_BOOL: fb_add_scalar_force(b, k, a->i != 0, 1); break;
       case MS_F_I32: fb_add_scalar_force(b, k, (uint32_t)(int32_t)a->i, 4); break;
@@ -268,7 +268,7 @@ static fb_off write_node(fb_builder *b, const ir_graph *g, int idx, uint32_t *sc
     if (n->in[j] < 0) {
       *st = fail(err, errlen, TOD_NOT_SUPPORT,
                  "node '%s' (%s): absent input %d before a present one cannot be written to .ms",
-                 n->name, ms_prim_schemas[n->op].name, j);
+                 n->name, ir_op_name(n->op), j);
       return 0;
     }
   fb_off prim = write_primitive(b, n, err, errlen, st);
