@@ -11,7 +11,7 @@ bash scripts/build.sh
 # Arm devices: aarch64 and armhf cross builds, selected tests under qemu-user, library sizes.
 bash scripts/test_arm.sh
 
-# Fuzz smoke: every fuzz/fuzz_*.c target runs for a bounded time (FUZZ_SECONDS each, 7 targets)
+# Fuzz smoke: every fuzz/fuzz_*.c target runs for a bounded time (FUZZ_SECONDS each, 8 targets)
 # from its seeds (fuzz/corpus/<target>/, small files) and every input that once crashed it
 # (tests/regress/<target>/); -max_len keeps inputs near the seeds' size so the rate stays high.
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
@@ -23,7 +23,7 @@ for name in $targets; do
   corpus=$(mktemp -d)
   cp fuzz/corpus/"$t"/* "$corpus/" 2>/dev/null || true
   cp tests/regress/"$t"/* "$corpus/" 2>/dev/null || true
-  case $t in ms) max_len=8192 ;; onnx|mindir|ckpt) max_len=4096 ;; *) max_len=1024 ;; esac
+  case $t in ms|passes) max_len=8192 ;; onnx|mindir|ckpt) max_len=4096 ;; *) max_len=1024 ;; esac
   echo "$name: ${FUZZ_SECONDS}s"
   rc=0
   ./build-fuzz/fuzz/"$name" -max_total_time="$FUZZ_SECONDS" -max_len=$max_len -rss_limit_mb=2048 \

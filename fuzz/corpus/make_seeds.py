@@ -55,6 +55,18 @@ conv = helper.make_graph(
     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], [cw, shp])
 out("onnx", "conv.onnx", helper.make_model(conv, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
 onnx.save(mlp_model, os.path.join(tmp, "mlp.onnx"))
+# fuzz_passes (the converter's passes): the two ONNX seeds, and PyTorch's export of the network of
+# layout-pass operators of tests/py/test_models_vs_torch.py (channel split, Shape, shuffle, means)
+out("passes", "mlp.onnx", mlp_model.SerializeToString())
+out("passes", "conv.onnx", helper.make_model(conv, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+import sys  # noqa: E402
+import torch  # noqa: E402
+sys.path.insert(0, os.path.join(SOURCE, "tests", "py"))
+from test_models_vs_torch import LayoutOps  # noqa: E402
+torch.manual_seed(0)
+torch.onnx.export(LayoutOps().eval(), torch.randn(1, 4, 6, 8), os.path.join(tmp, "layout_ops.onnx"), opset_version=13,
+                  input_names=["input"], output_names=["output"])
+out("passes", "layout_ops.onnx", open(os.path.join(tmp, "layout_ops.onnx"), "rb").read())
 
 # .ms: the MLP converted for inference and for training, and MindSpore's relu converted
 sh(CONV, "--fmk=ONNX", f"--modelFile={tmp}/mlp.onnx", f"--outputFile={tmp}/mlp")

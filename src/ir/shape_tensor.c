@@ -82,6 +82,8 @@ static tod_status infer_reshape(const shape_ctx *c) {
       return shape_fail(c, TOD_INFER_ERR, "shape value %lld at %d out of range", (long long)v[i], i);
     }
     if (v[i] < 0) unknown = 1;
+    else if (v[i] != 0 && known > INT64_MAX / v[i]) /* no tensor has that many elements */
+      return shape_fail(c, TOD_INFER_ERR, "shape values multiply past 2^63");
     else known *= v[i];
   }
   int64_t total = shape_numel(x);

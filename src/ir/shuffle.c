@@ -43,7 +43,10 @@ int ir_shuffle_match(const ir_graph *g, int r1, const int64_t d[4], int *p, int 
   for (int k = 0; k < 4; k++)
     if (d[k] < 1) return 0;
   if (ir_const_ints(g, n->in[1], s, IR_MAX_DIMS) != 5) return 0;
-  if (s[0] != d[0] || s[1] < 1 || s[2] < 1 || s[1] * s[2] != d[1] || s[3] != d[2] || s[4] != d[3]) return 0;
+  /* s[1] * s[2] == d[1], without overflowing on absurd values */
+  if (s[0] != d[0] || s[1] < 1 || s[2] < 1 || d[1] % s[1] != 0 || d[1] / s[1] != s[2] || s[3] != d[2] ||
+      s[4] != d[3])
+    return 0;
   int pi = sole_reader(g, n->out[0]);
   if (pi < 0 || g->nodes[pi].op != IR_OP_Transpose || g->nodes[pi].n_in != 2 || g->nodes[pi].n_out != 1 ||
       ir_const_ints(g, g->nodes[pi].in[1], q, IR_MAX_DIMS) != 5)
@@ -94,13 +97,13 @@ tod_status ir_pass_check_shuffles(const ir_graph *g, char *err, size_t errlen) {
     int64_t s[IR_MAX_DIMS];
     const ir_tensor *x = &g->tensors[n->in[0]];
     if (ir_const_ints(g, n->in[1], s, IR_MAX_DIMS) != 5) continue;
-    if (x->ndim == 4 && x->dims[0] == s[0] && x->dims[1] == s[1] && x->dims[2] == s[2] &&
-        x->dims[3] == s[3] * s[4])
+    if (x->ndim == 4 && x->dims[0] == s[0] && x->dims[1] == s[1] && x->dims[2] == s[2] && s[3] > 0 &&
+        x->dims[3] % s[3] == 0 && x->dims[3] / s[3] == s[4])
       continue;
     snprintf(err, errlen,
-             "node %s: the model declares its input's shape as [%lld,%lld,%lld,%lld] (NCHW) but it is "
-             "not (value_info disagrees with the inferred shapes)",
-             n->name, (long long)s[0], (long long)(s[3] * s[4]), (long long)s[1], (long long)s[2]);
+             "node %s: the model declares its input's shape as [%lld,%lld*%lld,%lld,%lld] (NCHW) but it "
+             "is not (value_info disagrees with the inferred shapes)",
+             n->name, (long long)s[0], (long long)s[3], (long long)s[4], (long long)s[1], (long long)s[2]);
     return TOD_GRAPH_FILE_ERR;
   }
   return TOD_OK;

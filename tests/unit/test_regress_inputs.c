@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "convert/train_config.h"
 #include "format/ckpt.h"
@@ -16,6 +17,7 @@
 #include "import/mindir.h"
 #include "import/onnx.h"
 #include "ir/ir.h"
+#include "tod/convert.h"
 #include "tod/tod.h"
 
 static int failures, replayed, seeds;
@@ -58,6 +60,47 @@ static int graph_ok(const ir_graph *g) {
   return ir_validate(g, msg, sizeof msg) == TOD_OK;
 }
 
+/* "passes": the whole ONNX conversion (import, passes, writer) from a temporary file. Accepted:
+ * the .ms it wrote must read back as a valid graph; refused: no output file may remain. */
+static tod_status convert_bytes(const uint8_t *d, size_t n, char *err, size_t errlen) {
+  const char *tmp = getenv("TMPDIR");
+  char in[4096], out[4200];
+  snprintf(in, sizeof in, "%s/tod_regress_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+  int fd = mkstemp(in);
+  if (fd < 0) {
+    snprintf(err, errlen, "mkstemp failed");
+    return TOD_ERROR;
+  }
+  int wrote = n == 0 || write(fd, d, n) == (ssize_t)n;
+  close(fd);
+  snprintf(out, sizeof out, "%s.ms", in);
+  tod_status st = TOD_ERROR;
+  if (wrote) {
+    tod_convert_options o;
+    tod_convert_options_init(&o);
+    o.model_file = in;
+    o.output_file = out;
+    st = tod_convert(&o, err, errlen);
+  } else {
+    snprintf(err, errlen, "cannot write %s", in);
+  }
+  size_t len = 0;
+  uint8_t *ms = read_all(out, &len);
+  if (st == TOD_OK) {
+    ir_graph g;
+    ir_graph_init(&g);
+    char e[512];
+    if (!ms || ms_read(ms, len, &g, e, sizeof e) != TOD_OK || !graph_ok(&g)) st = TOD_ERROR - 1000;
+    ir_graph_free(&g);
+  } else if (ms) {
+    st = TOD_ERROR - 1000; /* a refused conversion left a file behind */
+  }
+  free(ms);
+  unlink(out);
+  unlink(in);
+  return st;
+}
+
 /* Runs one input through the reader of target; returns the status, err holds the message. */
 static tod_status replay(const char *target, const uint8_t *d, size_t n, char *err, size_t errlen) {
   err[0] = 0;
@@ -96,6 +139,8 @@ static tod_status replay(const char *target, const uint8_t *d, size_t n, char *e
       if (numel * ir_dtype_size(a.dtype) != a.nbytes) st = TOD_ERROR - 1000;
       tod_npy_free(&a);
     }
+  } else if (strcmp(target, "passes") == 0) {
+    st = convert_bytes(d, n, err, errlen);
   } else if (strcmp(target, "config") == 0) {
     tod_train_config c;
     tod_train_config_init(&c);
@@ -147,7 +192,7 @@ static void run_dir(const char *root, const char *sub, const char *target, int m
 int main(void) {
   const char *src = getenv("TOD_SOURCE");
   if (!src) src = ".";
-  static const char *const targets[] = {"onnx", "ms", "mindir", "ckpt", "npy", "config"};
+  static const char *const targets[] = {"onnx", "ms", "mindir", "ckpt", "npy", "config", "passes"};
   for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
     run_dir(src, "fuzz/corpus", targets[i], 1);
     run_dir(src, "tests/regress", targets[i], 0);
