@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "format/file_io.h"
 #include "format/ms_write.h"
@@ -49,7 +50,7 @@ static tod_status import_graph(const tod_convert_options *o, tod_mapped_file *f,
   if (o->fmk == TOD_FMK_MINDIR)
     st = mindir_import(f->data, f->size, dir, o->train_model, g, err, errlen);
   else
-    st = onnx_import(f->data, f->size, dir, g, err, errlen);
+    st = onnx_import_deferred(f->data, f->size, dir, g, err, errlen); /* weights read once, by the writer */
   /* Whatever import touched goes back now (a weight still borrowed is re-read from the file
    * when a pass or the writer uses it). */
   ir_source_release(f->data, f->size);
@@ -86,7 +87,8 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
     return st;
   }
   tod_mapped_file f;
-  st = tod_map_file(o->model_file, &f, err, errlen);
+  int src_fd; /* the mapped file, for copying unchanged weights in the kernel (tod_atomic_copy) */
+  st = tod_map_file_fd(o->model_file, &f, &src_fd, err, errlen);
   if (st != TOD_OK) {
     tod_train_config_free(&cfg);
     return st;
@@ -100,6 +102,7 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
   /* Weights the passes rewrite give their source pages back (peak memory: about one copy
    * of the weights, not two). */
   ir_source_register(f.data, f.size);
+  ir_source_set_file(f.data, src_fd);
   char dir[4096];
   dir_of(o->model_file, dir, sizeof dir);
   ir_graph g;
@@ -161,6 +164,7 @@ tod_status tod_convert(const tod_convert_options *o, char *err, size_t errlen) {
   ir_graph_free(&g);
   ir_source_unregister(f.data);
   tod_unmap_file(&f);
+  if (src_fd >= 0) close(src_fd);
   tod_train_config_free(&cfg);
   return st;
 }

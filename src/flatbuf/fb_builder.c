@@ -152,7 +152,21 @@ fb_off fb_create_vector_aligned(fb_builder *b, const void *bytes, size_t count, 
   return vector_common(b, bytes, count, 1, align);
 }
 
+static fb_off vector_external(fb_builder *b, const void *bytes, fb_fill_fn fill, size_t unit,
+                              size_t count, size_t align);
+
 fb_off fb_create_vector_external(fb_builder *b, const void *bytes, size_t count, size_t align) {
+  return vector_external(b, bytes, NULL, 0, count, align);
+}
+
+fb_off fb_create_vector_filled(fb_builder *b, fb_fill_fn fill, const void *ctx, size_t unit, size_t count,
+                               size_t align) {
+  if (!fill) fail(b, TOD_ERROR, "flatbuffer: no fill function");
+  return vector_external(b, ctx, fill, unit ? unit : 1, count, align);
+}
+
+static fb_off vector_external(fb_builder *b, const void *bytes, fb_fill_fn fill, size_t unit,
+                              size_t count, size_t align) {
   if (align == 0 || (align & (align - 1)) || align > 256) fail(b, TOD_ERROR, "flatbuffer: bad alignment");
   if (b->in_table) fail(b, TOD_ERROR, "flatbuffer: vector created inside a table");
   if (count > FB_MAX_SIZE) fail(b, TOD_NOT_SUPPORT, "flatbuffer: vector too long");
@@ -171,7 +185,7 @@ fb_off fb_create_vector_external(fb_builder *b, const void *bytes, size_t count,
   align_to(b, count, align);
   if (!reserve(b, count)) return 0;
   b->used += count; /* the bytes' place: left as it is, written from bytes at the end */
-  if (count) b->ext[b->n_ext++] = (fb_extern){b->used, bytes, count};
+  if (count) b->ext[b->n_ext++] = (fb_extern){b->used, bytes, count, fill, unit};
   return push_scalar(b, (uint32_t)count, 4);
 }
 
@@ -345,9 +359,11 @@ tod_status fb_builder_finish(fb_builder *b, fb_off root, const char *ident, uint
                              size_t *len, char *err, size_t errlen) {
   *out = NULL;
   *len = 0;
-  if (b->n_ext) fail(b, TOD_ERROR, "flatbuffer: external vectors need fb_builder_finish_write");
+  for (int i = 0; i < b->n_ext; i++)
+    if (!b->ext[i].fill) fail(b, TOD_ERROR, "flatbuffer: external vectors need fb_builder_finish_write");
   tod_status st = finish_header(b, root, ident, err, errlen);
   if (st != TOD_OK) return st;
+  for (int i = 0; i < b->n_ext; i++) b->ext[i].fill(b->ext[i].src, 0, b->ext[i].len, at(b, b->ext[i].off));
   size_t size = b->used;
   memmove(b->buf, at(b, size), size);
   uint8_t *shrunk = realloc(b->buf, size ? size : 1);
@@ -362,14 +378,40 @@ tod_status fb_builder_finish_write(fb_builder *b, fb_off root, const char *ident
                                    fb_write_fn write, void *ctx, char *err, size_t errlen) {
   tod_status st = finish_header(b, root, ident, err, errlen);
   if (st != TOD_OK) return st;
+  /* Filled vectors go through one buffer of about FILL_CHUNK bytes (whole units; it stays in
+   * the cache between the fill and the write), allocated for the largest piece. */
+  enum { FILL_CHUNK = 512 << 10 };
+  size_t chunk_cap = 0;
+  for (int i = 0; i < b->n_ext; i++)
+    if (b->ext[i].fill) {
+      const size_t u = b->ext[i].unit, piece = u >= FILL_CHUNK ? u : FILL_CHUNK / u * u;
+      const size_t need = piece < b->ext[i].len ? piece : b->ext[i].len;
+      if (need > chunk_cap) chunk_cap = need;
+    }
+  uint8_t *chunk = chunk_cap ? malloc(chunk_cap) : NULL;
+  if (chunk_cap && !chunk) {
+    if (err && errlen) snprintf(err, errlen, "out of memory writing flatbuffer");
+    fb_builder_free(b);
+    return TOD_MEMORY_FAILED;
+  }
   /* External vectors were created back to front: the last one is first in the file. */
   size_t pos = b->used; /* distance from the end of the next byte to write */
   for (int i = b->n_ext - 1; i >= 0 && st == TOD_OK; i--) {
     const fb_extern *e = &b->ext[i];
     if (pos > e->off) st = write(ctx, at(b, pos), pos - e->off);
-    if (st == TOD_OK) st = write(ctx, e->src, e->len);
+    if (st == TOD_OK && !e->fill) st = write(ctx, e->src, e->len);
+    if (e->fill) {
+      const size_t piece = e->unit >= FILL_CHUNK ? e->unit : FILL_CHUNK / e->unit * e->unit;
+      for (size_t done = 0; done < e->len && st == TOD_OK;) {
+        const size_t n = e->len - done < piece ? e->len - done : piece;
+        e->fill(e->src, done, n, chunk);
+        st = write(ctx, chunk, n);
+        done += n;
+      }
+    }
     pos = e->off - e->len;
   }
+  free(chunk);
   if (st == TOD_OK && pos) st = write(ctx, at(b, pos), pos);
   if (st != TOD_OK && err && errlen && !err[0]) snprintf(err, errlen, "flatbuffer write failed");
   fb_builder_free(b);

@@ -28,11 +28,16 @@ typedef struct {
   uint16_t slot; /* field index in the table: vtable entry 4 + 2*slot */
 } fb_field_loc;
 
+/* Produces bytes [off, off + len) of a vector's contents into dst (fb_create_vector_filled). */
+typedef void (*fb_fill_fn)(const void *ctx, size_t off, size_t len, uint8_t *dst);
+
 /* A byte vector whose contents stay in the caller's memory until the buffer is written. */
 typedef struct {
   size_t off;      /* distance from the buffer's end of its first byte */
-  const void *src; /* the caller's bytes; must stay valid until fb_builder_finish_write */
+  const void *src; /* the caller's bytes (or fill's context); valid until the buffer is finished */
   size_t len;
+  fb_fill_fn fill; /* NULL: the bytes are src itself */
+  size_t unit;     /* fill: pieces are multiples of unit bytes */
 } fb_extern;
 
 typedef struct {
@@ -70,6 +75,12 @@ fb_off fb_create_vector_aligned(fb_builder *b, const void *bytes, size_t count, 
  * left untouched (never paged in) and fb_builder_finish_write writes them from `bytes`, which
  * must stay valid until then. For weights: the file is written without a second copy. */
 fb_off fb_create_vector_external(fb_builder *b, const void *bytes, size_t count, size_t align);
+/* As fb_create_vector_external, but the bytes are produced by fill(ctx, ...) when the buffer is
+ * finished: in place by fb_builder_finish, or a few hundred KB at a time (multiples of unit
+ * bytes, or what is left) into one reused buffer by fb_builder_finish_write. For weights whose
+ * stored form is computed from the source (a relayout): no full copy is ever in memory. */
+fb_off fb_create_vector_filled(fb_builder *b, fb_fill_fn fill, const void *ctx, size_t unit, size_t count,
+                               size_t align);
 /* A vector of references to objects (tables or strings) built earlier. */
 fb_off fb_create_vector_offsets(fb_builder *b, const fb_off *offs, size_t count);
 

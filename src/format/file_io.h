@@ -15,6 +15,9 @@ typedef struct {
 /* Maps a whole file read-only. TOD_GRAPH_FILE_ERR (with a message) when it cannot be opened
  * or is not a regular file. Unmap with tod_unmap_file. */
 tod_status tod_map_file(const char *path, tod_mapped_file *out, char *err, size_t errlen);
+/* The same, keeping the file open: *fd (the caller closes it; -1 for an empty file) reads the
+ * very file that is mapped, e.g. for tod_atomic_copy. */
+tod_status tod_map_file_fd(const char *path, tod_mapped_file *out, int *fd, char *err, size_t errlen);
 /* Maps a whole file copy-on-write: writes change this process's pages, never the file. A
  * training session updates weights in place this way without copying them at load. */
 tod_status tod_map_file_private(const char *path, tod_mapped_file *out, char *err, size_t errlen);
@@ -33,9 +36,14 @@ typedef struct {
   char *err;
   size_t errlen;
   uint64_t written, kicked; /* bytes written; bytes whose write-back has been started */
+  int no_copy_range;        /* copy_file_range failed once: tod_atomic_copy writes data */
 } tod_atomic_file;
 tod_status tod_atomic_open(tod_atomic_file *f, const char *path, char *err, size_t errlen);
 tod_status tod_atomic_write(tod_atomic_file *f, const void *data, size_t size);
+/* Appends size bytes of the file src_fd from src_off, which are also mapped at data: copied in
+ * the kernel (copy_file_range: no page of data is mapped in or faulted), or written from data
+ * where that is not supported. */
+tod_status tod_atomic_copy(tod_atomic_file *f, int src_fd, uint64_t src_off, const void *data, size_t size);
 tod_status tod_atomic_commit(tod_atomic_file *f);
 void tod_atomic_abort(tod_atomic_file *f);
 

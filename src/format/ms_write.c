@@ -10,6 +10,7 @@
 #include "flatbuf/fb_builder.h"
 #include "flatbuf/ms_ops_schema.h"
 #include "format/file_io.h"
+#include "ir/deferred.h"
 #include "ir/source_pages.h"
 
 /* model.fbs field slots */
@@ -46,11 +47,19 @@ static fb_off index_vec(fb_builder *b, const int *idx, int n, uint32_t *scratch)
   return fb_create_vector(b, scratch, (size_t)n, 4);
 }
 
+/* A deferred tensor's bytes, a piece at a time: its source mapping is given back after each
+ * (as write_piece does for borrowed weights), so the source is never resident whole. */
+static void fill_deferred(const void *ctx, size_t off, size_t len, uint8_t *dst) {
+  const ir_tensor *t = ctx;
+  ir_tensor_fill(t, off, len, dst);
+  ir_source_release_around(t->src);
+}
+
 static fb_off write_tensor(fb_builder *b, const ir_tensor *t, int idx, int external, char *err,
                            size_t errlen, tod_status *st) {
   fb_off data = 0, dims = 0, qp = 0, clusters = 0, name;
   if (t->kind == IR_TENSOR_CONST || t->kind == IR_TENSOR_PARAM) {
-    if (!t->data && t->nbytes) {
+    if (!t->data && !t->src && t->nbytes) {
       *st = fail(err, errlen, TOD_NULL_PTR, "tensor %d (%s): constant without data", idx, t->name);
       return 0;
     }
@@ -59,8 +68,12 @@ static fb_off write_tensor(fb_builder *b, const ir_tensor *t, int idx, int exter
                  t->name);
       return 0;
     }
-    data = external ? fb_create_vector_external(b, t->data, t->nbytes, MS_DATA_ALIGN)
-                    : fb_create_vector_aligned(b, t->data, t->nbytes, MS_DATA_ALIGN);
+    const void *bytes = ir_tensor_bytes(t); /* NULL: a deferred relayout, made as it is written */
+    if (!bytes)
+      data = fb_create_vector_filled(b, fill_deferred, t, ir_tensor_fill_unit(t), t->nbytes, MS_DATA_ALIGN);
+    else
+      data = external ? fb_create_vector_external(b, bytes, t->nbytes, MS_DATA_ALIGN)
+                      : fb_create_vector_aligned(b, bytes, t->nbytes, MS_DATA_ALIGN);
   }
   /* .ms cannot say "rank unknown": such a tensor gets no dims, which reads back as a scalar */
   if (t->ndim >= 0) {
@@ -291,6 +304,11 @@ static fb_off write_node(fb_builder *b, const ir_graph *g, int idx, uint32_t *sc
 static tod_status write_piece(void *ctx, const void *bytes, size_t len) {
   const size_t step = 4 * IR_SOURCE_RELEASE_STEP;
   tod_status st = TOD_OK;
+  int fd;
+  uint64_t off;
+  /* Bytes as they are in a source file (a weight the converter did not change): copied from the
+   * file in the kernel, as cp does, so they are never mapped in (and given back) at all. */
+  if (len >= (64 << 10) && ir_source_file_range(bytes, len, &fd, &off)) return tod_atomic_copy(ctx, fd, off, bytes, len);
   for (size_t done = 0; done < len && st == TOD_OK;) {
     const size_t n = len - done < step ? len - done : step;
     st = tod_atomic_write(ctx, (const uint8_t *)bytes + done, n);

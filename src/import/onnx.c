@@ -13,6 +13,7 @@
 
 #include "format/file_io.h"
 #include "import/onnx_internal.h"
+#include "ir/deferred.h"
 #include "ir/source_pages.h"
 
 #define ONNX_MIN_OPSET 1
@@ -818,8 +819,55 @@ static tod_status parse_model(import_state *s) {
   return parse_graph(s, &r, &graph);
 }
 
+/* Deferred mode: the unaligned borrowed initializers are deferred or copied now, so that the
+ * graph holds no unaligned data pointer once the import returns. One stays deferred when it is a
+ * large float constant read only as the weight input of convolutions and matrix products (the
+ * layout pass relays out the former; passes that read either's values settle it first) and is
+ * not a graph output; the others are copied, as onnx_import does. */
+static tod_status settle_unaligned(onnx_ctx *c) {
+  ir_graph *g = c->g;
+  signed char *keep = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));
+  if (!keep) return onnx_oom(c);
+  for (int t = 0; t < g->n_tensors; t++) {
+    const ir_tensor *x = &g->tensors[t];
+    keep[t] = x->dtype == IR_DT_FLOAT32 && x->nbytes >= ONNX_DEFER_MIN;
+  }
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] >= 0 && g->outputs[i] < g->n_tensors) keep[g->outputs[i]] = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ir_node *n = &g->nodes[i];
+    const int weight_op = n->op == IR_OP_Conv2DFusion || n->op == IR_OP_Conv2dTransposeFusion ||
+                          n->op == IR_OP_MatMulFusion;
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] >= 0 && n->in[j] < g->n_tensors && (!weight_op || j != 1)) keep[n->in[j]] = 0;
+  }
+  tod_status st = TOD_OK;
+  for (int t = 0; t < g->n_tensors && st == TOD_OK; t++) {
+    ir_tensor *x = &g->tensors[t];
+    const size_t esz = ir_dtype_size(x->dtype);
+    if (x->owned || x->src || !x->data || !esz || (uintptr_t)x->data % esz == 0) continue;
+    ir_tensor_defer(x, x->data, IR_SRC_BYTES);
+    if (!keep[t] && ir_tensor_settle(x) != TOD_OK) st = onnx_oom(c);
+  }
+  free(keep);
+  return st;
+}
+
+static tod_status import_impl(const uint8_t *data, size_t size, const char *model_dir, int defer,
+                              ir_graph *g, char *err, size_t errlen);
+
 tod_status onnx_import(const uint8_t *data, size_t size, const char *model_dir, ir_graph *g,
                        char *err, size_t errlen) {
+  return import_impl(data, size, model_dir, 0, g, err, errlen);
+}
+
+tod_status onnx_import_deferred(const uint8_t *data, size_t size, const char *model_dir, ir_graph *g,
+                                char *err, size_t errlen) {
+  return import_impl(data, size, model_dir, 1, g, err, errlen);
+}
+
+static tod_status import_impl(const uint8_t *data, size_t size, const char *model_dir, int defer,
+                              ir_graph *g, char *err, size_t errlen) {
   if (err && errlen) err[0] = 0;
   if (!g) return TOD_NULL_PTR;
   ir_graph_init(g);
@@ -835,8 +883,13 @@ tod_status onnx_import(const uint8_t *data, size_t size, const char *model_dir, 
   s.c.model_dir = model_dir;
   s.c.err = err;
   s.c.errlen = err ? errlen : 0;
+  s.c.defer = defer;
   g->fmk_type = 2;
   tod_status st = parse_model(&s);
+  if (defer) { /* also on failure: the caller may still look at the graph */
+    tod_status st2 = settle_unaligned(&s.c);
+    if (st == TOD_OK) st = st2;
+  }
   if (st == TOD_OK) {
     st = ir_validate(g, err, errlen);
   }

@@ -24,5 +24,10 @@
  * the node and op); TOD_MEMORY_FAILED. err (may be NULL) receives a message. */
 tod_status onnx_import(const uint8_t *data, size_t size, const char *model_dir, ir_graph *g,
                        char *err, size_t errlen);
+/* As onnx_import, for the converter: large float weights whose raw_data is not aligned and that
+ * only convolutions and matrix products read (as their weight) are left deferred
+ * (ir/deferred.h) instead of copied, so that the .ms writer reads them from data once. */
+tod_status onnx_import_deferred(const uint8_t *data, size_t size, const char *model_dir, ir_graph *g,
+                                char *err, size_t errlen);
 
 #endif

@@ -87,7 +87,13 @@ typedef struct {
   size_t errlen;
   onnx_name_slot *names; /* open-addressing hash: ONNX value name -> tensor index */
   size_t names_cap, names_n;
+  /* onnx_import_deferred: large unaligned raw_data is borrowed as it is until the import ends
+   * (translators read constants with memcpy), then deferred or copied (onnx.c). */
+  int defer;
 } onnx_ctx;
+
+/* Unaligned raw_data from this size up is borrowed in deferred mode (smaller: copied). */
+#define ONNX_DEFER_MIN ((size_t)64 << 10)
 
 /* --- onnx.c services used by the operator translators ------------------------------------- */
 tod_status onnx_fail(onnx_ctx *c, tod_status st, const char *fmt, ...)

@@ -369,7 +369,7 @@ tod_status onnx_decode_tensor(onnx_ctx *c, const pb_reader *parent, const pb_fie
     out->nbytes = want;
     /* ONNX raw_data is little-endian, as are the hosts tod runs on. Borrow when aligned so that
      * large weights are never copied; else copy so kernels may load them directly. */
-    if (want && ((uintptr_t)raw.data % esz) == 0) {
+    if (want && (((uintptr_t)raw.data % esz) == 0 || (c->defer && want >= ONNX_DEFER_MIN))) {
       out->data = raw.data;
     } else {
       out->owned = ir_weights_malloc(want);

@@ -351,7 +351,7 @@ static void mark_params(ad_ctx *c) {
       int t = n->in[j];
       if (t < 0) continue;
       ir_tensor *x = &g->tensors[t];
-      if (x->kind != IR_TENSOR_CONST || x->dtype != IR_DT_FLOAT32 || !x->data) continue;
+      if (x->kind != IR_TENSOR_CONST || x->dtype != IR_DT_FLOAT32 || (!x->data && !x->src)) continue;
       if (!weight_slot(n, j, x)) continue;
       source_name(x->name ? x->name : "", src, sizeof src);
       if (!ir_train_spec_trainable(c->spec, src)) continue;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/deferred.h"
 #include "ir/ir_op.h"
 #include "ir/passes.h"
 #include "ir/shape.h"
@@ -112,10 +113,16 @@ tod_status ir_pass_infer_and_fold(ir_graph *g, int fold, char *err, size_t errle
       break;
     }
     int all_const = 1;
-    for (int j = 0; j < n->n_in; j++) {
-      view_of(g, vals, n->in[j], &in[j]);
+    for (int j = 0; j < n->n_in; j++)
       if (n->in[j] >= 0 && g->tensors[n->in[j]].kind != IR_TENSOR_CONST) all_const = 0;
+    /* A node of constants may be computed here: deferred weights it reads are read now. */
+    for (int j = 0; j < n->n_in && all_const && st == TOD_OK; j++)
+      if (n->in[j] >= 0) st = ir_tensor_settle(&g->tensors[n->in[j]]);
+    if (st != TOD_OK) {
+      snprintf(err, errlen, "out of memory");
+      break;
     }
+    for (int j = 0; j < n->n_in; j++) view_of(g, vals, n->in[j], &in[j]);
     for (int j = 0; j < n->n_out; j++) {
       memset(&out[j], 0, sizeof out[j]);
       out[j].ndim = -1;

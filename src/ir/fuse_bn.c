@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/deferred.h"
 #include "ir/ir_op.h"
 #include "ir/passes.h"
 #include "ir/source_pages.h"
@@ -56,6 +57,10 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
   const float *bias = p->n_in > 2 ? const_f32(g, p->in[2], O) : NULL;
   if (!gamma || !beta || !mean || !var || (p->n_in > 2 && p->in[2] >= 0 && !bias)) return 0;
   if ((size_t)(O * outer * inner) * sizeof(float) > w->nbytes) return 0;
+  if (w->src && ir_tensor_settle(&g->tensors[wt]) != TOD_OK) { /* a deferred weight: read now */
+    *st = TOD_MEMORY_FAILED;
+    return 0;
+  }
   double eps = ir_attr_float(bn, "epsilon", 1e-4);
   /* A weight the graph owns (copied at import) and only this node reads is scaled in place:
    * a second buffer would hold the largest weight twice at the peak. */

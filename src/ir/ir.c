@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/deferred.h"
 #include "ir/ir_op.h"
 #include "ir/source_pages.h"
 
@@ -194,6 +195,7 @@ tod_status ir_tensor_set_data_copy(ir_tensor *t, const void *data, size_t nbytes
 void ir_tensor_set_data_borrow(ir_tensor *t, const void *data, size_t nbytes) {
   free(t->owned);
   t->owned = NULL;
+  t->src = NULL;
   t->data = data;
   t->nbytes = nbytes;
   t->kind = IR_TENSOR_CONST;
@@ -202,6 +204,8 @@ void ir_tensor_set_data_borrow(ir_tensor *t, const void *data, size_t nbytes) {
 void ir_tensor_set_data_owned(ir_tensor *t, void *buf, size_t nbytes) {
   /* Borrowed data replaced (a folded or relaid-out weight): its source pages can go. */
   if (!t->owned && t->data && t->data != buf) ir_source_release(t->data, t->nbytes);
+  if (t->src) ir_source_release(t->src, t->nbytes);
+  t->src = NULL;
   if (t->owned != buf) free(t->owned);
   t->owned = buf;
   t->data = buf;
@@ -226,7 +230,13 @@ tod_status ir_graph_clone(const ir_graph *src, ir_graph *dst) {
     d->format = s->format;
     d->kind = s->kind;
     d->compress_type = s->compress_type;
-    if (s->data || s->nbytes) {
+    if (s->src) { /* a deferred weight is copied as its final bytes */
+      void *buf = malloc(s->nbytes ? s->nbytes : 1);
+      if (!buf) goto oom;
+      ir_tensor_fill(s, 0, s->nbytes, buf);
+      ir_tensor_set_data_owned(d, buf, s->nbytes);
+      d->kind = s->kind;
+    } else if (s->data || s->nbytes) {
       ir_tensor_kind kind = s->kind;
       if (ir_tensor_set_data_copy(d, s->data, s->nbytes) != TOD_OK) goto oom;
       d->kind = kind;

@@ -104,6 +104,11 @@ typedef struct ir_tensor {
   const void *data;
   size_t nbytes;
   void *owned;
+  /* Deferred data (ir/deferred.h; the converter only): when src is set, data and owned are NULL
+   * and the nbytes bytes are produced from src (borrowed, any alignment) as src_layout says,
+   * when written or settled. Anything else that reads data settles the tensor first. */
+  const void *src;
+  int src_layout; /* IR_SRC_* (ir/deferred.h) */
   /* Weight quantization (empty for float tensors). */
   ir_quant_param *quant;
   int n_quant;

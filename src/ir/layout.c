@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/deferred.h"
 #include "ir/ir_op.h"
 #include "ir/passes.h"
 #include "ir/shuffle.h"
@@ -122,7 +123,7 @@ static int permute_const(lctx *c, int t) {
   return o;
 }
 
-/* Conv weights: KCHW [O, I, kh, kw] -> KHWC [O, kh, kw, I], in a new owned tensor. */
+/* Conv weights: KCHW [O, I, kh, kw] -> KHWC [O, kh, kw, I]. */
 static int permute_weight(lctx *c, int t) {
   ir_graph *g = c->g;
   ir_tensor *w = &g->tensors[t];
@@ -132,6 +133,20 @@ static int permute_weight(lctx *c, int t) {
   int64_t O = w->dims[0], I = w->dims[1], H = w->dims[2], W = w->dims[3];
   int64_t numel = ir_tensor_numel(w);
   if (es == 0 || numel < 0 || (size_t)numel * es > w->nbytes) return -1;
+  /* The weight keeps its name (checkpoints and exports find it by name); it is rewritten in
+   * place unless another reader still wants the source layout. */
+  int64_t pd[4] = {O, H, W, I};
+  if (es == 4 && numel > 0 && !w->owned && (w->data || (w->src && w->src_layout == IR_SRC_BYTES))) {
+    /* Read from the source file (borrowed, or deferred by the import): the writer relays it
+     * out as it writes it, from the file (ir/deferred.h), so it is never copied in memory. */
+    ir_tensor_defer(w, w->src ? w->src : w->data, IR_SRC_KCHW);
+    w->nbytes = (size_t)numel * es;
+    ir_tensor_set_shape(w, 4, pd);
+    w->format = IR_FMT_KHWC;
+    c->nhwc_of[t] = t;
+    return t;
+  }
+  if (w->src && ir_tensor_settle(w) != TOD_OK) return -1;
   if (es == 4 && w->owned && numel > 0) {
     /* An owned weight (folded, or copied at import) is relaid out in place, one output
      * channel at a time through a small buffer, rather than into a second copy. */
@@ -140,11 +155,9 @@ static int permute_weight(lctx *c, int t) {
     if (!tmp) return -1;
     for (int64_t o = 0; o < O; o++, d += per_o) {
       memcpy(tmp, d, per_o * sizeof *tmp);
-      for (int64_t i = 0; i < I; i++)
-        for (int64_t hw = 0; hw < H * W; hw++) d[hw * I + i] = tmp[i * H * W + hw];
+      ir_relayout_kchw_khwc(d, tmp, 1, (size_t)I, (size_t)(H * W));
     }
     free(tmp);
-    int64_t pd[4] = {O, H, W, I};
     ir_tensor_set_shape(w, 4, pd);
     w->format = IR_FMT_KHWC;
     c->nhwc_of[t] = t;
@@ -153,37 +166,12 @@ static int permute_weight(lctx *c, int t) {
   uint8_t *buf = ir_weights_malloc((size_t)numel * es);
   if (!buf) return -1;
   const uint8_t *in = w->data;
-  if (es == 4) {
-    /* float32 weights, nearly always: word copies instead of a library call per element (a
-     * tenth of a resnet18 conversion went to those calls). */
-    uint32_t *dst = (uint32_t *)(void *)buf;
-    size_t released = 0;
-    for (int64_t o = 0; o < O; o++) {
-      for (int64_t i = 0; i < I; i++)
-        for (int64_t h = 0; h < H; h++)
-          for (int64_t x = 0; x < W; x++) {
-            uint32_t v;
-            memcpy(&v, in + (size_t)(((o * I + i) * H + h) * W + x) * 4, 4);
-            dst[((o * H + h) * W + x) * I + i] = v;
-          }
-      /* Borrowed source: a converter's mapping gives the pages read so far back as it goes. */
-      const size_t done = (size_t)((o + 1) * I * H * W) * 4;
-      if (done - released >= IR_SOURCE_RELEASE_STEP) {
-        ir_source_release_around(in);
-        released = done;
-      }
-    }
-  } else {
-    for (int64_t o = 0; o < O; o++)
-      for (int64_t i = 0; i < I; i++)
-        for (int64_t h = 0; h < H; h++)
-          for (int64_t x = 0; x < W; x++)
-            memcpy(buf + (size_t)(((o * H + h) * W + x) * I + i) * es,
-                   in + (size_t)(((o * I + i) * H + h) * W + x) * es, es);
-  }
-  /* The weight keeps its name (checkpoints and exports find it by name); it is rewritten in
-   * place unless another reader still wants the source layout. */
-  int64_t pd[4] = {O, H, W, I};
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t i = 0; i < I; i++)
+      for (int64_t h = 0; h < H; h++)
+        for (int64_t x = 0; x < W; x++)
+          memcpy(buf + (size_t)(((o * H + h) * W + x) * I + i) * es,
+                 in + (size_t)(((o * I + i) * H + h) * W + x) * es, es);
   ir_tensor_set_data_owned(w, buf, (size_t)numel * es);
   ir_tensor_set_shape(w, 4, pd);
   w->format = IR_FMT_KHWC;

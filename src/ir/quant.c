@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/deferred.h"
 #include "ir/ir_op.h"
 #include "ir/quant.h"
 
@@ -375,6 +376,10 @@ tod_status ir_pass_quantize_weights(ir_graph *g, const ir_quant_options *o, ir_q
       int ti = n->in[j];
       if (ti < 0) continue;
       ir_tensor *t = &g->tensors[ti];
+      if (ir_tensor_settle(t) != TOD_OK) { /* a deferred weight is read from here on */
+        snprintf(err, errlen, "out of memory");
+        return TOD_MEMORY_FAILED;
+      }
       /* constant float weights of rank >= 2 above the size threshold; trainable ones stay float */
       if (t->kind != IR_TENSOR_CONST || t->dtype != IR_DT_FLOAT32 || t->ndim < 2 || t->n_quant || t->n_clusters ||
           !t->data)

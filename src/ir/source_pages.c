@@ -15,6 +15,7 @@
 static struct {
   uintptr_t base;
   size_t size;
+  int fd_plus_1; /* the mapped file, open (ir_source_set_file); 0: none */
 } g_sources[MAX_SOURCES];
 #ifndef TOD_NO_THREADS
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -40,8 +41,30 @@ void ir_source_register(const void *base, size_t size) {
 void ir_source_unregister(const void *base) {
   LOCK();
   for (int i = 0; i < MAX_SOURCES; i++)
-    if (g_sources[i].base == (uintptr_t)base) g_sources[i].base = 0, g_sources[i].size = 0;
+    if (g_sources[i].base == (uintptr_t)base) g_sources[i].base = 0, g_sources[i].size = 0, g_sources[i].fd_plus_1 = 0;
   UNLOCK();
+}
+
+void ir_source_set_file(const void *base, int fd) {
+  LOCK();
+  for (int i = 0; i < MAX_SOURCES; i++)
+    if (g_sources[i].base && g_sources[i].base == (uintptr_t)base) g_sources[i].fd_plus_1 = fd >= 0 ? fd + 1 : 0;
+  UNLOCK();
+}
+
+int ir_source_file_range(const void *data, size_t nbytes, int *fd, uint64_t *offset) {
+  const uintptr_t p = (uintptr_t)data;
+  int found = 0;
+  LOCK();
+  for (int i = 0; i < MAX_SOURCES && !found; i++)
+    if (g_sources[i].base && g_sources[i].fd_plus_1 && p >= g_sources[i].base &&
+        p - g_sources[i].base <= g_sources[i].size && nbytes <= g_sources[i].size - (p - g_sources[i].base)) {
+      *fd = g_sources[i].fd_plus_1 - 1;
+      *offset = (uint64_t)(p - g_sources[i].base);
+      found = 1;
+    }
+  UNLOCK();
+  return found;
 }
 
 void ir_source_release(const void *data, size_t nbytes) {

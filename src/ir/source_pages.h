@@ -12,12 +12,20 @@
 #define TOD_IR_SOURCE_PAGES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Registers [base, base + size) as a read-only private file mapping (at most 16 at a time;
  * beyond that registration is ignored and nothing is released). Unregister it before it is
  * unmapped: the address range may be reused by other memory afterwards. Thread-safe. */
 void ir_source_register(const void *base, size_t size);
 void ir_source_unregister(const void *base);
+/* Names the open file mapped at base (registered): bytes of the mapping can then be copied from
+ * the file itself (ir_source_file_range) without mapping them in. The caller keeps fd open until
+ * the mapping is unregistered. */
+void ir_source_set_file(const void *base, int fd);
+/* 1 and the file and offset of [data, data + nbytes) when the range lies inside a registered
+ * mapping whose file is known; 0 otherwise. */
+int ir_source_file_range(const void *data, size_t nbytes, int *fd, uint64_t *offset);
 /* Drops the whole pages of [data, data + nbytes) if the range lies inside a registered
  * mapping; otherwise does nothing. Always safe (a later read re-reads them from the file, at the
  * cost of a page fault): called when a tensor stops borrowing its range, and over a whole
