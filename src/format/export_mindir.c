@@ -273,6 +273,7 @@ char *mx_activation(xctx *x, char *in, int64_t type, double alpha, const char *s
     case IR_ACT_SIGMOID: prim = "Sigmoid"; break;
     case IR_ACT_TANH: prim = "Tanh"; break;
     case IR_ACT_HSWISH: prim = "HSwish"; break;
+    case IR_ACT_SWISH: prim = "SiLU"; break; /* MindSpore's x * sigmoid(x) */
     case IR_ACT_HSIGMOID: prim = "HSigmoid"; break;
     case IR_ACT_ELU: prim = "Elu"; break;
     case IR_ACT_LEAKY_RELU: prim = "LeakyReLU"; break;

@@ -692,7 +692,7 @@ static const prim_entry prims[] = {
     {"Neg", P_UN, IR_OP_Neg}, {"Abs", P_UN, IR_OP_Abs}, {"Square", P_UN, IR_OP_Square}, {"Reciprocal", P_UN, IR_OP_Reciprocal},
     {"OnesLike", P_UN, IR_OP_OnesLike}, {"ZerosLike", P_UN, IR_OP_ZerosLike},
     {"ReLU", P_ACT, IR_ACT_RELU}, {"ReLU6", P_ACT, IR_ACT_RELU6}, {"Sigmoid", P_ACT, IR_ACT_SIGMOID},
-    {"Tanh", P_ACT, IR_ACT_TANH}, {"HSwish", P_ACT, IR_ACT_HSWISH}, {"HSigmoid", P_ACT, IR_ACT_HSIGMOID},
+    {"Tanh", P_ACT, IR_ACT_TANH}, {"HSwish", P_ACT, IR_ACT_HSWISH}, {"SiLU", P_ACT, IR_ACT_SWISH}, {"HSigmoid", P_ACT, IR_ACT_HSIGMOID},
     {"Elu", P_ACT, IR_ACT_ELU}, {"LeakyReLU", P_ACT, IR_ACT_LEAKY_RELU}, {"GeLU", P_ACT, IR_ACT_GELU},
     {"ReluGrad", P_ACTGRAD, IR_ACT_RELU}, {"ReLU6Grad", P_ACTGRAD, IR_ACT_RELU6},
     {"SigmoidGrad", P_ACTGRAD_SW, IR_ACT_SIGMOID}, {"TanhGrad", P_ACTGRAD_SW, IR_ACT_TANH}, {"AbsGrad", P_BIN, IR_OP_AbsGrad},

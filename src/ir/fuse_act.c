@@ -1,5 +1,9 @@
 /* Activation fusion: RELU and RELU6 after an operator whose schema carries activation_type
- * run inside that operator's store loop instead of a second pass over memory. */
+ * run inside that operator's store loop instead of a second pass over memory; and the gated
+ * forms ONNX spells as two nodes become one Activation: x * Sigmoid(x) (SiLU) is SWISH,
+ * x * HardSigmoid(x) (hard-swish before opset 14) is HSWISH, as MindSpore Lite's own
+ * converter writes them. Only RELU and RELU6 move into a producer's activation_type, the only
+ * ones MindSpore Lite's convolutions apply; the runtime folds the others at load. */
 #include <stdio.h>
 #include <string.h>
 
@@ -63,7 +67,50 @@ static int is_graph_output(const ir_graph *g, int t) {
   return 0;
 }
 
+static int same_known_shape(const ir_tensor *a, const ir_tensor *b) {
+  if (a->ndim < 0 || a->ndim != b->ndim || a->dtype != IR_DT_FLOAT32 || b->dtype != IR_DT_FLOAT32)
+    return 0;
+  for (int d = 0; d < a->ndim; d++)
+    if (a->dims[d] < 0 || a->dims[d] != b->dims[d]) return 0;
+  return 1;
+}
+
+/* The gated activation (SWISH or HSWISH) that MulFusion node m computes as x * gate(x) with
+ * the gate an Activation read by m alone; *gate_node is that Activation. 0 when m is not one. */
+static int gated_activation(const ir_graph *g, const ir_node *m, int *gate_node) {
+  if (m->op != IR_OP_MulFusion || m->n_in != 2 || m->n_out != 1 || m->in[0] < 0 || m->in[1] < 0 ||
+      m->in[0] == m->in[1] || ir_attr_int(m, "activation_type", 0) != IR_ACT_NONE)
+    return 0;
+  for (int s = 0; s < 2; s++) {
+    const int t = m->in[s], x = m->in[1 - s], pi = ir_producer(g, t);
+    if (pi < 0) continue;
+    const ir_node *p = &g->nodes[pi];
+    if (p->op != IR_OP_Activation || p->n_in < 1 || p->n_out != 1 || p->in[0] != x) continue;
+    const int64_t a = ir_attr_int(p, "activation_type", 0);
+    if ((a != IR_ACT_SIGMOID && a != IR_ACT_HSIGMOID) || ir_use_count(g, t) != 1) continue;
+    if (!same_known_shape(&g->tensors[x], &g->tensors[t]) ||
+        !same_known_shape(&g->tensors[x], &g->tensors[m->out[0]]))
+      continue;
+    *gate_node = pi;
+    return a == IR_ACT_SIGMOID ? IR_ACT_SWISH : IR_ACT_HSWISH;
+  }
+  return 0;
+}
+
 tod_status ir_pass_fuse_activation(ir_graph *g, char *err, size_t errlen) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    int gi = -1;
+    const int act = gated_activation(g, &g->nodes[i], &gi);
+    if (!act) continue;
+    ir_node *p = &g->nodes[gi];
+    if (ir_attr_set_int(p, "activation_type", act) != TOD_OK) {
+      snprintf(err, errlen, "out of memory while fusing activations");
+      return TOD_MEMORY_FAILED;
+    }
+    p->out[0] = g->nodes[i].out[0];
+    ir_remove_node(g, i);
+    i--;
+  }
   for (int i = 0; i < g->n_nodes; i++) {
     const ir_node *a = &g->nodes[i];
     int act = activation_of(g, a);

@@ -32,8 +32,13 @@ void fuse_pointwise_dw_find(tod_model *m) {
   for (int d = 0; d < g->n_nodes; d++) {
     const ir_node *n = &g->nodes[d];
     if (n->op != IR_OP_Conv2DFusion || n->n_in < 2 || n->in[0] < 0) continue;
-    const int t = n->in[0], e = producer[t];
+    const int t = n->in[0];
+    int e = producer[t];
     if (e < 0 || e >= d || readers[t] != 1 || g->tensors[t].kind != IR_TENSOR_ACT) continue;
+    /* An Activation the 1x1 convolution applies itself (fuse_residual.c, found before this)
+     * sits between them: EfficientNet's expand -> SiLU -> depthwise. */
+    if (g->nodes[e].op == IR_OP_Activation && m->fuse_conv && m->fuse_conv[e] >= 0)
+      e = m->fuse_conv[e];
     const ir_node *p = &g->nodes[e];
     if (p->op != IR_OP_Conv2DFusion || p->n_out != 1 || p->n_in < 2 || p->n_in > 3 ||
         p->in[0] < 0 || p->in[1] < 0)
@@ -56,7 +61,13 @@ void fuse_pointwise_dw_prepare(tod_model *m) {
     k->pre = NULL;
     /* A residual Add folded into the 1x1 convolution, or either node computed at load. */
     const tod_view *mid = &m->views[p->out[0]];
-    if (m->skip[d] || m->skip[e] || m->kernels[e].post_out || x->ndim != 4 ||
+    /* The depthwise input must be what the 1x1 kernel stores: its own output, or the folded
+     * Activation's (active only when that fold is). */
+    const kernel *pk = &m->kernels[e];
+    const int link = g->nodes[d].in[0];
+    const int stores_link = pk->post_out ? !pk->post_res && pk->post_out == &m->views[link]
+                                         : p->out[0] == link;
+    if (m->skip[d] || m->skip[e] || !stores_link || x->ndim != 4 ||
         x->dtype != IR_DT_FLOAT32 || mid->ndim != 4 ||
         mid->dims[1] * mid->dims[2] < FOLD_MIN_PIXELS)
       continue;
@@ -78,5 +89,6 @@ void fuse_pointwise_dw_lifetimes(const tod_model *m, plan_item *items) {
     if (x->first > d) x->first = d;
     if (x->last < d) x->last = d;
     items[g->nodes[e].out[0]].last = -1; /* never written: no arena space */
+    items[g->nodes[d].in[0]].last = -1;  /* the same, or a folded Activation's output */
   }
 }

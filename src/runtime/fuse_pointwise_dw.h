@@ -23,7 +23,8 @@ static inline void fuse_pointwise_dw_lifetimes(const tod_model *m, plan_item *it
 }
 #else
 /* At load, after the kernels exist (inference models): finds the 1x1 -> depthwise pairs
- * (conv2d_can_fold_pointwise) whose link no other node and no graph output reads. Allocates
+ * (conv2d_can_fold_pointwise) whose link no other node and no graph output reads; the link may
+ * pass through an Activation fuse_residual_find folded into the 1x1 one. Allocates
  * m->fold_pw; failure to allocate leaves nothing folded. */
 void fuse_pointwise_dw_find(tod_model *m);
 /* In prepare, once shapes are inferred: points each pair's depthwise kernel at the 1x1 one

@@ -29,6 +29,34 @@ static int bn_act_source(const ir_graph *g, const ir_node *a, const int *produce
   return j;
 }
 
+/* Inference models: an Activation whose input is the output of a Conv2DFusion without an
+ * activation of its own, read by nothing else. The convolution applies it in its store loop
+ * (fused_act.h) while the tile is in cache; EfficientNet's SiLU (SWISH) and MobileNetV3's
+ * hard-swish follow almost every convolution, and MindSpore Lite's convolutions take only
+ * RELU / RELU6 in activation_type, so the file keeps them as Activation nodes. Only types
+ * without parameters fold: fused_act.h computes each from the input alone. */
+static int conv_act_source(const ir_graph *g, const ir_node *a, const int *producer,
+                           const int *readers, int i) {
+  if (a->op != IR_OP_Activation || a->n_in < 1 || a->n_out != 1 || a->in[0] < 0) return -1;
+  switch (ir_attr_int(a, "activation_type", 0)) {
+  case IR_ACT_RELU:
+  case IR_ACT_RELU6:
+  case IR_ACT_SIGMOID:
+  case IR_ACT_TANH:
+  case IR_ACT_SWISH:
+  case IR_ACT_HSWISH:
+  case IR_ACT_HSIGMOID: break;
+  default: return -1;
+  }
+  const int t = a->in[0], j = producer[t];
+  if (j < 0 || j >= i || readers[t] != 1) return -1;
+  const ir_node *c = &g->nodes[j];
+  if (c->op != IR_OP_Conv2DFusion || c->n_out != 1 || c->out[0] != t ||
+      ir_attr_int(c, "activation_type", 0) != IR_ACT_NONE)
+    return -1;
+  return j;
+}
+
 void fuse_residual_find(tod_model *m) {
   const ir_graph *g = &m->g;
   if (g->n_nodes == 0) return;
@@ -52,6 +80,14 @@ void fuse_residual_find(tod_model *m) {
       if (j >= 0 && !taken[j]) {
         m->fuse_conv[i] = j;
         taken[j] = 1;
+      }
+      continue;
+    }
+    const int ca = conv_act_source(g, a, producer, readers, i);
+    if (ca >= 0) {
+      if (!taken[ca]) {
+        m->fuse_conv[i] = ca;
+        taken[ca] = 1;
       }
       continue;
     }
@@ -103,7 +139,7 @@ void fuse_residual_prepare(tod_model *m) {
     if (j < 0) continue;
     kernel *k = &m->kernels[j];
     const ir_node *a = &g->nodes[i];
-    if (a->op == IR_OP_Activation) { /* BatchNorm -> Activation */
+    if (a->op == IR_OP_Activation) { /* BatchNorm or Conv2DFusion -> Activation */
       const tod_view *y = &m->views[g->nodes[j].out[0]], *o = &m->views[a->out[0]];
       const int ok = !m->skip[i] && !m->skip[j] && y->dtype == IR_DT_FLOAT32 && same_shape(y, o);
       k->post_res = NULL;

@@ -13,7 +13,8 @@
 #include "runtime/planner.h"
 #include "runtime/session_internal.h"
 
-/* At load, after the kernels exist: finds the Conv -> Add pairs that can fold (inference
+/* At load, after the kernels exist: finds the Conv -> Add pairs that can fold and the
+ * Conv -> Activation pairs (a parameterless activation, kernel.post_res NULL) (inference
  * models) or the training-mode FusedBatchNorm -> RELU/RELU6 Activation pairs (training
  * models: the BatchNorm stores the clamped result in the Activation's output, which is skipped;
  * m->fuse_conv then names the BatchNorm). Allocates m->fuse_conv; failure to allocate just

@@ -43,10 +43,17 @@ struct kernel {
   uint64_t seed;
   /* A residual AddFusion the session folded into this kernel (runtime/fuse_residual.c), set
    * before setup, or all NULL/0: run then stores clamp(result + *post_res, post_act) to
-   * *post_out instead of writing out[0]. Conv2DFusion honours it; FusedBatchNorm honours it
-   * with post_res NULL (a RELU / RELU6 Activation folded in, training models). */
+   * *post_out instead of writing out[0]. Conv2DFusion honours it, and with post_res NULL
+   * applies post_act (an Activation folded in, inference models: any fused_act.h type) in
+   * place of its own none; FusedBatchNorm honours it with post_res NULL (a RELU / RELU6
+   * Activation folded in, training models). */
   const tod_view *post_res, *post_out;
   int post_act;
+  /* A channel scale (an SE block's Mul) the session folded into this 1x1 Conv2DFusion
+   * (runtime/fuse_channel_scale.c), set before setup, or NULL: run reads *scale_x instead of
+   * in[0] (the Mul's result, never stored) and scales its packed weights' input rows by
+   * *scale_s (one value per input channel) into scratch first. */
+  const tod_view *scale_x, *scale_s;
   /* A 1x1 convolution the session folded into this depthwise Conv2DFusion
    * (runtime/fuse_pointwise_dw.c), set before setup, or NULL: its output is never stored; setup
    * sets it up and run computes its rows in scratch as the windows reach them. pre_in: its

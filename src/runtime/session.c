@@ -15,6 +15,7 @@
 #include "ir/shape.h"
 #include "runtime/cpu_features.h"
 #include "runtime/dequant.h"
+#include "runtime/fuse_channel_scale.h"
 #include "runtime/fuse_pointwise_dw.h"
 #include "runtime/fuse_residual.h"
 #include "runtime/kernel.h"
@@ -139,6 +140,7 @@ void tod_model_free(tod_model *m) {
   free(m->skip);
   free(m->fuse_conv);
   free(m->fold_pw);
+  free(m->scale_conv);
   free(m->arena);
   free(m->scratch);
   tod_threadpool_free(m->tp);
@@ -264,6 +266,7 @@ static tod_status prepare(tod_model *m) {
   }
   fuse_residual_prepare(m);
   fuse_pointwise_dw_prepare(m);
+  fuse_channel_scale_prepare(m);
   /* Lifetimes: graph inputs from step 0, outputs to the end; intermediates from their producer
    * to their last reader. Eagerly computed values and constants need no arena space. */
   int nt = g->n_tensors;
@@ -301,6 +304,7 @@ static tod_status prepare(tod_model *m) {
   for (int i = 0; i < g->n_outputs; i++) items[g->outputs[i]].last = nn;
   fuse_residual_lifetimes(m, items);
   fuse_pointwise_dw_lifetimes(m, items);
+  fuse_channel_scale_lifetimes(m, items);
   for (int t = 0; t < nt; t++) {
     ir_tensor *tt = &g->tensors[t];
     if (tt->kind == IR_TENSOR_CONST || tt->kind == IR_TENSOR_PARAM || m->eager[t] || items[t].last < 0) continue;
@@ -531,6 +535,7 @@ static tod_status load(const char *path, const void *buf, size_t size, const tod
   }
   if (st == TOD_OK) fuse_residual_find(m);
   if (st == TOD_OK) fuse_pointwise_dw_find(m);
+  if (st == TOD_OK) fuse_channel_scale_find(m);
   if (st == TOD_OK) st = prepare(m);
   if (st == TOD_INFER_INVALID) st = setup_value_inputs(m);
   if (st != TOD_OK) {

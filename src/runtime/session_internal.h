@@ -30,6 +30,8 @@ struct tod_model {
                     * (fuse_residual.c), else -1; NULL when nothing is */
   int *fold_pw;    /* per depthwise node: the 1x1 convolution folded into it
                     * (fuse_pointwise_dw.c), else -1; NULL when nothing is */
+  int *scale_conv; /* per MulFusion node: the 1x1 convolution its channel scale is folded
+                    * into (fuse_channel_scale.c), else -1; NULL when nothing is */
   uint8_t *arena;
   size_t arena_size;
   void *scratch;

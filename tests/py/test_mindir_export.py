@@ -217,6 +217,49 @@ def batch_export():
         check(good, f"batch {name}: MINDIR round trip at batch 4 matches PyTorch ({msg})")
 
 
+class SwishNet(nn.Module):
+    """SiLU and hard-swish, which the converter writes as single Activation SWISH / HSWISH nodes."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.c1, self.c2, self.fc = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 1), nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = nn.functional.hardswish(self.c2(nn.functional.silu(self.c1(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+def swish_export():
+    d = workdir("mindir_swish")
+    net = SwishNet().eval()
+    x = np.random.default_rng(5).standard_normal((1, 3, 10, 10)).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    onnx_path, base, mindir, back = (os.path.join(d, "swish" + s) for s in (".onnx", "", ".mindir", "_back"))
+    torch.onnx.export(net, torch.from_numpy(x), onnx_path, opset_version=13, input_names=["input"], output_names=["y"])
+    r = run([CONVERTER, "--fmk=ONNX", f"--modelFile={onnx_path}", f"--outputFile={base}"])
+    r2 = run([TOD, "export", base + ".ms", "--format", "MINDIR", "-o", mindir]) if r.returncode == 0 else r
+    check(r2.returncode == 0, f"swish: SiLU/hard-swish model exports to MINDIR {r2.stderr.strip()[-200:]}")
+    if r2.returncode != 0:
+        return
+    m = pb2.ModelProto()
+    with open(mindir, "rb") as f:
+        m.ParseFromString(f.read())
+    prims = prims_of(m)
+    check("SiLU" in prims and "HSwish" in prims, f"swish: MindSpore's SiLU and HSwish primitives ({sorted(set(prims))})")
+    r = run([CONVERTER, "--fmk=MINDIR", f"--modelFile={mindir}", f"--outputFile={back}"])
+    check(r.returncode == 0, f"swish: converts back {r.stdout.strip()[-200:]}")
+    if r.returncode != 0:
+        return
+    try:
+        (got,) = tod_run(back + ".ms", [x])
+        good, msg = close(got, ref, 1e-4)
+    except RuntimeError as e:
+        good, msg = False, str(e)[-300:]
+    check(good, f"swish: MINDIR round trip matches PyTorch ({msg})")
+
+
 def padded_pooling():
     d = workdir("mindir_pool")
     torch.manual_seed(5)
@@ -483,6 +526,7 @@ def main(exe):
 EXE = driver()
 main(EXE)
 batch_export()
+swish_export()
 padded_pooling()
 unsupported_training_op()
 batchnorm_roundtrip()

@@ -85,6 +85,7 @@ static double act_ref(int act, double v) {
   case IR_ACT_RELU6: return v < 0 ? 0 : v > 6 ? 6 : v;
   case IR_ACT_SIGMOID: return 1 / (1 + exp(-v));
   case IR_ACT_HSWISH: return v * fmin(fmax(v + 3, 0), 6) / 6;
+  case IR_ACT_SWISH: return v / (1 + exp(-v));
   default: return v;
   }
 }
@@ -204,6 +205,9 @@ static const conv_case conv_cases[] = {
   {2, 10, 11, 19, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 19, 0, 0}, /* depthwise odd C */
   {1, 12, 12, 70, 70, 5, 5, 1, 2, 2, 1, 4, 4, 2, 2, 0, 70, 12, 1}, /* dw dilated, hswish */
   {1, 7, 7, 100, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 100, 1, 1}, /* dw SAME */
+  /* 5x5 depthwise (EfficientNet): 4-pixel blocks, pixel and channel tails, SWISH epilogue */
+  {1, 11, 13, 40, 40, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0, 40, 18, 1}, /* stride 1, swish */
+  {2, 15, 14, 24, 24, 5, 5, 2, 2, 1, 1, 1, 2, 1, 2, 0, 24, 0, 1},  /* stride 2, asym pads */
   /* 3x3 depthwise rows: interior kernel between indirect borders; pixel and channel tails */
   {2, 9, 23, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 40, 3, 1},  /* stride 1, relu6 */
   {1, 12, 30, 19, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 19, 3, 1}, /* stride 2 */
@@ -414,6 +418,9 @@ static void pool_cases(tod_threadpool *tp) {
     test_pool(is_max, 1, 9, 8, 33, 3, 3, 2, 2, p0, 1, 0, 0, 0, tp);   /* SAME_UPPER */
     test_pool(is_max, 1, 9, 8, 33, 3, 3, 2, 2, p1, 2, 0, 0, 0, tp);   /* VALID */
     test_pool(is_max, 2, 7, 7, 130, 1, 1, 1, 1, p0, 0, 0, 1, 0, tp);  /* global */
+    /* global over >= 4096 pixels: the average's pixel ranges summed by separate tasks */
+    test_pool(is_max, 2, 71, 66, 35, 1, 1, 1, 1, p0, 0, 0, 1, 0, tp);
+    test_pool(is_max, 1, 112, 112, 32, 1, 1, 1, 1, p0, 0, 0, 1, 0, tp);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "runtime/kernels/activation/vec.h"
 #include "runtime/kernels/common/kutil.h"
 
 void kact_from_node(const ir_node *n, kact *a) {
@@ -59,7 +60,7 @@ void kact_apply(const kact *a, const float *x, float *y, int64_t n) {
       clamp_act(x, y, n, a->type == IR_ACT_RELU6 ? 6.0f : a->type == IR_ACT_RELU1 ? 1.0f : INFINITY);
       break;
     case IR_ACT_SIGMOID:
-      for (int64_t i = 0; i < n; i++) y[i] = sigmoidf(x[i]);
+      act_vec_config_get()->sigmoid(x, y, (size_t)n);
       break;
     case IR_ACT_TANH:
       for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
@@ -87,10 +88,10 @@ void kact_apply(const kact *a, const float *x, float *y, int64_t n) {
       break;
     }
     case IR_ACT_HSWISH:
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] * fminf(fmaxf(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
+      act_vec_config_get()->hswish(x, y, (size_t)n);
       break;
     case IR_ACT_HSIGMOID:
-      for (int64_t i = 0; i < n; i++) y[i] = fminf(fmaxf(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
+      act_vec_config_get()->hsigmoid(x, y, (size_t)n);
       break;
     case IR_ACT_THRESHOLDRELU:
       for (int64_t i = 0; i < n; i++) y[i] = x[i] > al ? x[i] : 0.0f;
@@ -104,7 +105,7 @@ void kact_apply(const kact *a, const float *x, float *y, int64_t n) {
       for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? 1.0f : x[i] < 0.0f ? -1.0f : 0.0f;
       break;
     case IR_ACT_SWISH:
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]);
+      act_vec_config_get()->swish(x, y, (size_t)n);
       break;
     case IR_ACT_GELU:
       if (a->approximate) {

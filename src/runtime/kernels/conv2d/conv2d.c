@@ -82,6 +82,8 @@ int conv2d_winograd_enable(int on) {
 typedef struct {
   /* attributes */
   int kh, kw, sh, sw, dh, dw, pad_mode, group, act;
+  int node_act; /* the node's activation_type; act is post_act instead while an Activation is
+                 * folded in (kernel.post_out without post_res) */
   int64_t pad_list[4];
   gemm_minmax mm;
   int act_loop;
@@ -165,7 +167,33 @@ int conv2d_can_fold_pointwise(const kernel *dw, const kernel *pw) {
   return d->have_w && p->have_w && !d->runtime_w && !p->runtime_w && is_depthwise(d) &&
          d->kh == 3 && d->kw == 3 && d->dh == 1 && d->dw == 1 && d->sh <= 2 && d->sw <= 2 &&
          p->group == 1 && p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p_unpadded &&
-         p->cout == d->cout && !pw->post_out;
+         p->cout == d->cout && !pw->post_res;
+}
+
+int conv2d_can_scale_input(const kernel *k) {
+  const conv_state *s = k->state;
+  if (!s || k->ops != &kernel_Conv2DFusion) return 0;
+  const int unpadded = s->pad_mode != 0 || (s->pad_list[0] == 0 && s->pad_list[1] == 0 &&
+                                            s->pad_list[2] == 0 && s->pad_list[3] == 0);
+  return s->have_w && !s->runtime_w && s->group == 1 && s->kh == 1 && s->kw == 1 && s->sh == 1 &&
+         s->sw == 1 && unpadded;
+}
+
+/* Copies the packed weights with input row k of every panel scaled by scale[k] (a folded
+ * channel scale, kernel.scale_*); the panels' bias rows are copied as they are. */
+static void scale_packed_rows(const conv_state *s, const float *scale, float *dst) {
+  const size_t nr = (size_t)s->gemm->nr, kg = (size_t)s->kg;
+  const size_t panels = ((size_t)s->og + nr - 1) / nr;
+  const float *src = s->packed;
+  for (size_t p = 0; p < panels; p++) {
+    for (size_t j = 0; j < nr; j++) *dst++ = *src++;
+    for (size_t kk = 0; kk < kg; kk++) {
+      const float f = scale[kk];
+      for (size_t j = 0; j < nr; j++) dst[j] = src[j] * f;
+      dst += nr;
+      src += nr;
+    }
+  }
 }
 
 /* Fixes the weight geometry (from the weight tensor's dims) and packs constant weights. */
@@ -328,6 +356,7 @@ static tod_status conv_create(kernel *k, const ir_graph *g, const ir_node *n) {
   s->pad_mode = (int)ir_attr_int(n, "pad_mode", 0);
   s->group = (int)ir_attr_int(n, "group", 1);
   s->act = (int)ir_attr_int(n, "activation_type", 0);
+  s->node_act = s->act;
   const int64_t *pl;
   int npl = ir_attr_ints(n, "pad_list", &pl);
   for (int i = 0; i < 4; i++) s->pad_list[i] = npl == 4 ? pl[i] : 0;
@@ -584,16 +613,37 @@ static tod_status conv_setup(kernel *k, const tod_view *in, int n_in, const tod_
     *scratch += wf * sizeof(float);
   }
   if (k->post_out) {
-    /* A residual Add folded in by the session: same shape as the output, clamp activation. */
+    /* Folded in by the session: a residual Add (post_res: same shape as the output, clamp
+     * activation) or an Activation alone (its type replaces the node's, which is none). */
     int loop = 0;
     const tod_view *r = k->post_res, *o = k->post_out;
-    int same = r && r->ndim == 4 && o->ndim == 4 && s->act == IR_ACT_NONE;
+    int same = (!r || r->ndim == 4) && o->ndim == 4 && s->node_act == IR_ACT_NONE;
     for (int d = 0; same && d < 4; d++)
-      same = r->dims[d] == out[0].dims[d] && o->dims[d] == out[0].dims[d];
-    if (!same || fused_act_init(k->post_act, &s->post_mm, &loop) != TOD_OK || loop) {
-      snprintf(k->err, sizeof k->err, "Conv2DFusion: cannot fold this residual Add");
+      same = (!r || r->dims[d] == out[0].dims[d]) && o->dims[d] == out[0].dims[d];
+    if (!same || fused_act_init(k->post_act, &s->post_mm, &loop) != TOD_OK || (r && loop)) {
+      snprintf(k->err, sizeof k->err, "Conv2DFusion: cannot fold this %s",
+               r ? "residual Add" : "Activation");
       return TOD_INPUT_TENSOR_ERROR;
     }
+  }
+  if (k->scale_s) {
+    /* A channel scale folded in by the session: x and the convolution's input alike. */
+    const tod_view *x = k->scale_x, *v = k->scale_s;
+    int64_t vn = 1;
+    for (int d = 0; d < v->ndim; d++) vn *= v->dims[d];
+    int ok = s->mode == MODE_GEMM_1X1 && s->group == 1 && !s->runtime_w && x->ndim == 4 &&
+             v->ndim >= 1 && vn == s->cin;
+    for (int d = 0; ok && d < 4; d++) ok = x->dims[d] == in[0].dims[d];
+    if (!ok) {
+      snprintf(k->err, sizeof k->err, "Conv2DFusion: cannot fold this channel scale");
+      return TOD_INPUT_TENSOR_ERROR;
+    }
+    *scratch += (s->packed_group * sizeof(float) + 63) / 64 * 64;
+  }
+  s->act = k->post_out && !k->post_res ? k->post_act : s->node_act;
+  if (fused_act_init(s->act, &s->mm, &s->act_loop) != TOD_OK) {
+    snprintf(k->err, sizeof k->err, "Conv2DFusion: activation %d not supported", s->act);
+    return TOD_NOT_SUPPORT;
   }
   if (pack_for_mode(s) != TOD_OK) {
     snprintf(k->err, sizeof k->err, "Conv2DFusion: out of memory packing weights");
@@ -1182,8 +1232,10 @@ static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *ou
                     NULL, &s->mm,     s->dw_w,     s->dw_bias, s->zero, NULL, NULL, 0};
   if (k->post_out) {
     c.y = k->post_out->data;
-    c.res = k->post_res->data;
-    c.mm = &s->post_mm;
+    if (k->post_res) {
+      c.res = k->post_res->data;
+      c.mm = &s->post_mm;
+    }
   }
   if (s->mode == MODE_WINOGRAD) {
     if (s->m_tiles == 1 && s->n_splits > 1 && tod_threadpool_size(tp) > 1) {
@@ -1247,6 +1299,13 @@ static tod_status conv_run(kernel *k, const tod_view *in, int n_in, tod_view *ou
     }
     gemm_run_slots(tp, s->slots, (size_t)s->n, conv_wrap_tasks, &c);
     return TOD_OK;
+  }
+  if (k->scale_s) {
+    /* A folded channel scale: this run's weights, scaled, after the slots; x read in place. */
+    float *dst = (float *)(void *)((char *)scratch + s->slots * s->slot_bytes);
+    scale_packed_rows(s, k->scale_s->data, dst);
+    c.packed = dst;
+    c.x = k->scale_x->data;
   }
   if (s->runtime_w) {
     /* Non-constant weights (training graphs): pack them for this run after the slots. */

@@ -10,5 +10,9 @@
  * no padding, one group, no folded Add, producing dw's channels; dw 3x3, dilation 1, strides
  * 1 or 2. Shapes are checked again at setup. */
 int conv2d_can_fold_pointwise(const kernel *dw, const kernel *pw);
+/* Whether Conv2DFusion kernel k (created) can take a channel scale of its input
+ * (kernel.scale_*, runtime/fuse_channel_scale.c): constant weights, 1x1, stride 1, no padding,
+ * one group. Shapes are checked again at setup. */
+int conv2d_can_scale_input(const kernel *k);
 
 #endif
