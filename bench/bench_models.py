@@ -151,9 +151,11 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     torch.manual_seed(0)
     rows_conv, rows_lat = [], []
-    # Every torchvision classification model of the inference tests (tests/py/test_models_vs_torch.py);
+    # Every torchvision classification model of the inference tests (test_models_vs_torch.py,
+    # test_act_fusion_vs_torch.py);
     # conversion is timed on the two the issue names.
-    for name in ("resnet18", "mobilenet_v2", "squeezenet1_1", "shufflenet_v2_x1_0"):
+    for name in ("resnet18", "mobilenet_v2", "squeezenet1_1", "shufflenet_v2_x1_0", "efficientnet_b0",
+                 "mobilenet_v3_small"):
         model = getattr(torchvision.models, name)(weights=None).eval()
         shape = (1, 3, 224, 224)
         onnx_path = os.path.join(WORK, name + ".onnx")
