@@ -97,6 +97,40 @@ def ort_latency(onnx_path, shape, loops, warmup=5):
     return j["median_ms"], j["rss_mb"]
 
 
+def chain_model(units, path):
+    """An ONNX graph of `units` Conv -> BatchNormalization -> Relu blocks (3 nodes each, 4 channels, 4x4):
+    tiny weights, so converting it measures the passes' cost per node, not data movement."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    nodes, inits, prev = [], [], "x"
+    for i in range(units):
+        for name, v in ((f"w{i}", rng.standard_normal((4, 4, 1, 1))), (f"s{i}", rng.uniform(0.5, 1.5, 4)),
+                        (f"b{i}", rng.uniform(-0.5, 0.5, 4)), (f"m{i}", rng.uniform(-0.5, 0.5, 4)),
+                        (f"v{i}", rng.uniform(0.5, 1.5, 4))):
+            inits.append(numpy_helper.from_array(v.astype(np.float32), name))
+        nodes += [helper.make_node("Conv", [prev, f"w{i}"], [f"c{i}"]),
+                  helper.make_node("BatchNormalization", [f"c{i}", f"s{i}", f"b{i}", f"m{i}", f"v{i}"], [f"n{i}"]),
+                  helper.make_node("Relu", [f"n{i}"], [f"r{i}"])]
+        prev = f"r{i}"
+    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 4, 4])],
+                          [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, 4, 4, 4])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def conversion_scaling():
+    """converter_lite's time on chains of 3,000 and 12,000 nodes: a linear pipeline takes about 4x as long
+    for 4x the nodes, a quadratic pass 16x."""
+    out = []
+    for units in (1000, 4000):
+        path = os.path.join(WORK, f"chain{units}.onnx")
+        chain_model(units, path)
+        t, _ = timed([os.path.join(BUILD, "converter_lite"), "--fmk=ONNX", f"--modelFile={path}",
+                      f"--outputFile={os.path.join(WORK, f'chain{units}')}"], repeat=3)
+        out.append((3 * units, t))
+    return out
+
+
 def machine_peak():
     """The FMA peak of one core and our one-thread SGEMM 1024^3 (bench_kernels --peak)."""
     r = subprocess.run([os.path.join(BUILD, "tests", "bench_kernels"), "--peak", "1.0"], capture_output=True,
@@ -215,6 +249,8 @@ def main():
         j = json.loads(r.stdout.strip().splitlines()[-1])
         rows_train.append((name, batch, t_tod, j["median_ms"], rss_tod, j["rss_mb"]))
         print(name, f"train step tod {t_tod:.1f} ms, torch {j['median_ms']:.1f} ms", flush=True)
+    scaling = conversion_scaling()
+    print("conversion scaling", scaling, flush=True)
     peak = machine_peak()
     cpu = ""
     try:
@@ -276,6 +312,10 @@ def main():
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for n, mb, tc, tp, rc in rows_conv:
         lines.append(f"| {n} | {mb:.1f} | {tc:.1f} | {tp:.1f} | {tc / tp:.1f}x | {rc:.1f} | {rc / mb:.2f}x |")
+    (n1, t1), (n2, t2) = scaling
+    lines += ["", f"Graph size: converting a chain of {n2:,} nodes (Conv, BatchNormalization, Relu) took {t2:.0f} ms, "
+              f"{t2 / t1:.1f}x the {t1:.0f} ms of a {n1:,}-node chain ({n2 // n1}x the nodes: linear would be "
+              f"{n2 // n1}x, a quadratic pass {(n2 // n1) ** 2}x)."]
     lines += ["", "## Inference latency (batch 1; lower is better)", "",
               "| model | tod ms | ONNX Runtime ms | PyTorch ms | tod / ORT | tod / PyTorch | tod peak RSS MB | "
               "ORT peak RSS MB | RSS tod / ORT | mean bias vs PyTorch |",

@@ -5,6 +5,7 @@
  * converter writes them. Only RELU and RELU6 move into a producer's activation_type, the only
  * ones MindSpore Lite's convolutions apply; the runtime folds the others at load. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir/ir_op.h"
@@ -77,17 +78,18 @@ static int same_known_shape(const ir_tensor *a, const ir_tensor *b) {
 
 /* The gated activation (SWISH or HSWISH) that MulFusion node m computes as x * gate(x) with
  * the gate an Activation read by m alone; *gate_node is that Activation. 0 when m is not one. */
-static int gated_activation(const ir_graph *g, const ir_node *m, int *gate_node) {
+static int gated_activation(const ir_graph *g, const ir_node *m, const int *producer, const int *readers,
+                            int *gate_node) {
   if (m->op != IR_OP_MulFusion || m->n_in != 2 || m->n_out != 1 || m->in[0] < 0 || m->in[1] < 0 ||
       m->in[0] == m->in[1] || ir_attr_int(m, "activation_type", 0) != IR_ACT_NONE)
     return 0;
   for (int s = 0; s < 2; s++) {
-    const int t = m->in[s], x = m->in[1 - s], pi = ir_producer(g, t);
+    const int t = m->in[s], x = m->in[1 - s], pi = producer[t];
     if (pi < 0) continue;
     const ir_node *p = &g->nodes[pi];
     if (p->op != IR_OP_Activation || p->n_in < 1 || p->n_out != 1 || p->in[0] != x) continue;
     const int64_t a = ir_attr_int(p, "activation_type", 0);
-    if ((a != IR_ACT_SIGMOID && a != IR_ACT_HSIGMOID) || ir_use_count(g, t) != 1) continue;
+    if ((a != IR_ACT_SIGMOID && a != IR_ACT_HSIGMOID) || readers[t] != 1) continue;
     if (!same_known_shape(&g->tensors[x], &g->tensors[t]) ||
         !same_known_shape(&g->tensors[x], &g->tensors[m->out[0]]))
       continue;
@@ -97,39 +99,58 @@ static int gated_activation(const ir_graph *g, const ir_node *m, int *gate_node)
   return 0;
 }
 
+/* Node `from` is folded into node `into`, which now produces from's only output; the tensors
+ * from read lose a reader. */
+static void absorb(ir_graph *g, int into, int from, int *producer, int *readers, char *dead) {
+  const ir_node *f = &g->nodes[from];
+  for (int j = 0; j < f->n_in; j++)
+    if (f->in[j] >= 0) readers[f->in[j]]--;
+  g->nodes[into].out[0] = f->out[0];
+  producer[f->out[0]] = into;
+  dead[from] = 1;
+}
+
+/* Producers and reader counts are computed once and kept up to date, and folded nodes are
+ * removed together at the end: linear in the graph's size. */
 tod_status ir_pass_fuse_activation(ir_graph *g, char *err, size_t errlen) {
-  for (int i = 0; i < g->n_nodes; i++) {
-    int gi = -1;
-    const int act = gated_activation(g, &g->nodes[i], &gi);
-    if (!act) continue;
-    ir_node *p = &g->nodes[gi];
-    if (ir_attr_set_int(p, "activation_type", act) != TOD_OK) {
-      snprintf(err, errlen, "out of memory while fusing activations");
-      return TOD_MEMORY_FAILED;
-    }
-    p->out[0] = g->nodes[i].out[0];
-    ir_remove_node(g, i);
-    i--;
+  int nt = g->n_tensors, nn = g->n_nodes;
+  int *producer = malloc(sizeof(int) * (size_t)(nt ? nt : 1));
+  int *readers = malloc(sizeof(int) * (size_t)(nt ? nt : 1));
+  char *dead = calloc((size_t)(nn ? nn : 1), 1);
+  tod_status st = TOD_OK;
+  if (!producer || !readers || !dead) {
+    st = TOD_MEMORY_FAILED;
+    goto out;
   }
-  for (int i = 0; i < g->n_nodes; i++) {
+  ir_graph_uses(g, producer, readers);
+  for (int i = 0; i < nn; i++) {
+    int gi = -1;
+    const int act = gated_activation(g, &g->nodes[i], producer, readers, &gi);
+    if (!act || dead[gi]) continue;
+    if ((st = ir_attr_set_int(&g->nodes[gi], "activation_type", act)) != TOD_OK) goto out;
+    /* the gate's own output is read by nobody now: the Mul read it */
+    absorb(g, gi, i, producer, readers, dead);
+  }
+  for (int i = 0; i < nn; i++) {
     const ir_node *a = &g->nodes[i];
+    if (dead[i]) continue;
     int act = activation_of(g, a);
     if (!act || a->n_out != 1) continue;
     int x = a->in[0];
-    int pi = ir_producer(g, x);
-    if (pi < 0) continue;
+    int pi = producer[x];
+    if (pi < 0 || dead[pi]) continue;
     ir_node *p = &g->nodes[pi];
     if (!carries_activation(p->op) || p->n_out != 1) continue;
     if (ir_attr_int(p, "activation_type", 0) != 0) continue;
-    if (ir_use_count(g, x) != 1 || is_graph_output(g, x)) continue;
-    tod_status st = ir_attr_set_int(p, "activation_type", act);
-    if (st != TOD_OK) {
-      snprintf(err, errlen, "out of memory while fusing activations");
-      return st;
-    }
-    p->out[0] = a->out[0];
-    ir_remove_node(g, i);
-    i--;
+    if (readers[x] != 1 || is_graph_output(g, x)) continue;
+    if ((st = ir_attr_set_int(p, "activation_type", act)) != TOD_OK) goto out;
+    absorb(g, pi, i, producer, readers, dead);
   }
-  return TOD_OK;
+  ir_remove_nodes(g, dead);
+out:
+  if (st != TOD_OK) snprintf(err, errlen, "out of memory while fusing activations");
+  free(producer);
+  free(readers);
+  free(dead);
+  return st;
 }

@@ -25,8 +25,28 @@ static float load_f32(const float *p, int64_t i) {
   return v;
 }
 
+/* Producers and reader counts of every tensor, kept up to date as BatchNorms fold (the arrays
+ * grow with the tensors a fold adds), and the folded nodes, removed together at the end. */
+typedef struct {
+  int *producer, *readers, cap;
+  char *dead;
+} uses;
+
+static int grow_uses(uses *u, int n) {
+  if (n <= u->cap) return 0;
+  int cap = n * 2 + 16;
+  int *p = realloc(u->producer, sizeof(int) * (size_t)cap);
+  if (p) u->producer = p;
+  int *r = realloc(u->readers, sizeof(int) * (size_t)cap);
+  if (r) u->readers = r;
+  if (!p || !r) return -1;
+  for (int i = u->cap; i < cap; i++) u->producer[i] = -1, u->readers[i] = 0;
+  u->cap = cap;
+  return 0;
+}
+
 /* Folds BN node `bi` into its producer `pi`. Returns 1 when folded, 0 when not applicable. */
-static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
+static int fold_one(ir_graph *g, int pi, int bi, uses *u, tod_status *st) {
   ir_node *p = &g->nodes[pi];
   ir_node *bn = &g->nodes[bi];
   if (bn->n_in < 5) return 0;
@@ -64,7 +84,7 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
   double eps = ir_attr_float(bn, "epsilon", 1e-4);
   /* A weight the graph owns (copied at import) and only this node reads is scaled in place:
    * a second buffer would hold the largest weight twice at the peak. */
-  const int in_place = w->owned != NULL && ir_use_count(g, wt) == 1;
+  const int in_place = w->owned != NULL && u->readers[wt] == 1;
   float *nw = in_place ? w->owned : ir_weights_malloc(sizeof(float) * (size_t)(O * outer * inner));
   float *nb = malloc(sizeof(float) * (size_t)O);
   if (!nw || !nb) {
@@ -123,6 +143,16 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
   p = &g->nodes[pi];
   bn = &g->nodes[bi];
   int in[3] = {p->in[0], nwt, nbt};
+  if (grow_uses(u, g->n_tensors) != 0) {
+    *st = TOD_MEMORY_FAILED;
+    return 0;
+  }
+  for (int j = 1; j < p->n_in; j++) /* the old weight and bias */
+    if (p->in[j] >= 0) u->readers[p->in[j]]--;
+  for (int j = 0; j < bn->n_in; j++)
+    if (bn->in[j] >= 0) u->readers[bn->in[j]]--;
+  u->readers[nwt]++;
+  u->readers[nbt]++;
   int *ni = realloc(p->in, sizeof in);
   if (!ni) {
     *st = TOD_MEMORY_FAILED;
@@ -132,12 +162,13 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
   p->in = ni;
   p->n_in = 3;
   p->out[0] = bn->out[0];
-  ir_remove_node(g, bi);
+  u->producer[bn->out[0]] = pi;
+  u->dead[bi] = 1;
   /* The original weight, now read by nobody (the usual case), lets its memory go at once
    * instead of at compaction: an import copy is freed, a converter's source mapping gives the
    * pages back. Otherwise a model's weights would be held twice until the passes end. */
   ir_tensor *old = &g->tensors[wt];
-  if (ir_use_count(g, wt) == 0 && old->data) {
+  if (u->readers[wt] == 0 && old->data) {
     if (old->owned)
       free(old->owned);
     else
@@ -151,19 +182,29 @@ static int fold_one(ir_graph *g, int pi, int bi, tod_status *st) {
 
 tod_status ir_pass_fold_batchnorm(ir_graph *g, char *err, size_t errlen) {
   tod_status st = TOD_OK;
-  for (int bi = 0; bi < g->n_nodes; bi++) {
+  int nn = g->n_nodes;
+  uses u = {NULL, NULL, 0, calloc((size_t)(nn ? nn : 1), 1)};
+  if (!u.dead || grow_uses(&u, g->n_tensors) != 0) {
+    st = TOD_MEMORY_FAILED;
+    goto out;
+  }
+  ir_graph_uses(g, u.producer, u.readers);
+  for (int bi = 0; bi < nn; bi++) {
     ir_node *bn = &g->nodes[bi];
     if (bn->op != IR_OP_FusedBatchNorm || bn->n_in < 5 || ir_attr_int(bn, "mode", 0) != 0) continue;
     int y = bn->in[0];
-    int pi = ir_producer(g, y);
-    if (pi < 0 || ir_use_count(g, y) != 1) continue;
+    int pi = y >= 0 ? u.producer[y] : -1;
+    if (pi < 0 || u.dead[pi] || u.readers[y] != 1) continue;
     if (g->nodes[pi].n_out != 1) continue;
     if (ir_attr_int(&g->nodes[pi], "activation_type", 0) != 0) continue;
-    if (fold_one(g, pi, bi, &st)) bi--;
-    if (st != TOD_OK) {
-      snprintf(err, errlen, "out of memory while folding BatchNorm");
-      return st;
-    }
+    fold_one(g, pi, bi, &u, &st);
+    if (st != TOD_OK) break;
   }
-  return TOD_OK;
+  ir_remove_nodes(g, u.dead);
+out:
+  if (st != TOD_OK) snprintf(err, errlen, "out of memory while folding BatchNorm");
+  free(u.producer);
+  free(u.readers);
+  free(u.dead);
+  return st;
 }

@@ -467,21 +467,65 @@ void ir_remove_node(ir_graph *g, int i) {
   g->n_nodes--;
 }
 
-tod_status ir_compact(ir_graph *g) {
-  /* Drop dead nodes until none is left: a node is live when one of its outputs is read. */
-  int changed = 1;
-  while (changed) {
-    changed = 0;
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
-      int live = 0;
-      for (int j = 0; j < g->nodes[i].n_out && !live; j++)
-        if (ir_use_count(g, g->nodes[i].out[j]) > 0) live = 1;
-      if (!live) {
-        ir_remove_node(g, i);
-        changed = 1;
-      }
+void ir_remove_nodes(ir_graph *g, const char *dead) {
+  int k = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (dead[i]) {
+      free_node(&g->nodes[i]);
+      continue;
+    }
+    if (k != i) g->nodes[k] = g->nodes[i];
+    k++;
+  }
+  g->n_nodes = k;
+}
+
+/* A node is dead when none of its outputs is read; dropping it can kill its producers. One
+ * sweep over a worklist, with reader counts kept up to date: linear in the graph's size. */
+static tod_status drop_dead_nodes(ir_graph *g) {
+  int nt = g->n_tensors, nn = g->n_nodes;
+  size_t cap = (size_t)nn + 1; /* every node once, then once per output that loses its readers */
+  for (int i = 0; i < nn; i++) cap += (size_t)(g->nodes[i].n_out > 0 ? g->nodes[i].n_out : 0);
+  int *producer = malloc(sizeof(int) * (size_t)(nt ? nt : 1));
+  int *readers = malloc(sizeof(int) * (size_t)(nt ? nt : 1));
+  int *stack = malloc(sizeof(int) * cap);
+  char *dead = calloc((size_t)(nn ? nn : 1), 1);
+  tod_status st = TOD_OK;
+  if (!producer || !readers || !stack || !dead) {
+    st = TOD_MEMORY_FAILED;
+    goto out;
+  }
+  ir_graph_uses(g, producer, readers);
+  int top = 0;
+  for (int i = nn - 1; i >= 0; i--) stack[top++] = i;
+  while (top > 0) {
+    int i = stack[--top];
+    const ir_node *n = &g->nodes[i];
+    if (dead[i]) continue;
+    int live = 0;
+    for (int j = 0; j < n->n_out && !live; j++)
+      if (n->out[j] >= 0 && readers[n->out[j]] > 0) live = 1;
+    if (live) continue;
+    dead[i] = 1;
+    for (int j = 0; j < n->n_in; j++) {
+      int t = n->in[j];
+      if (t < 0 || --readers[t] > 0) continue;
+      /* its producer may have just lost its last reader */
+      if (producer[t] >= 0 && !dead[producer[t]]) stack[top++] = producer[t];
     }
   }
+  ir_remove_nodes(g, dead);
+out:
+  free(producer);
+  free(readers);
+  free(stack);
+  free(dead);
+  return st;
+}
+
+tod_status ir_compact(ir_graph *g) {
+  tod_status st = drop_dead_nodes(g);
+  if (st != TOD_OK) return st;
   /* Renumber the tensors that are still referred to. */
   int *map = malloc(sizeof(int) * (size_t)(g->n_tensors ? g->n_tensors : 1));
   if (!map) return TOD_MEMORY_FAILED;

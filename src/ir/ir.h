@@ -231,7 +231,9 @@ int ir_producer(const ir_graph *g, int t);
 int ir_use_count(const ir_graph *g, int t);
 /* Removes node i (tensors stay). Indices of later nodes shift down by one. */
 void ir_remove_node(ir_graph *g, int i);
-/* Drops nodes whose outputs nobody reads and tensors nobody refers to; renumbers. */
+/* Removes every node i with dead[i] set in one pass (tensors stay); the others keep their order. */
+void ir_remove_nodes(ir_graph *g, const char *dead);
+/* Drops nodes whose outputs nobody reads and tensors nobody refers to; renumbers. Linear. */
 tod_status ir_compact(ir_graph *g);
 /* Reorders nodes topologically (stable for already ordered graphs). TOD_GRAPH_FILE_ERR on a
  * cycle or a tensor produced twice. */
