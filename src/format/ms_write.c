@@ -52,7 +52,7 @@ static fb_off index_vec(fb_builder *b, const int *idx, int n, uint32_t *scratch)
 static void fill_deferred(const void *ctx, size_t off, size_t len, uint8_t *dst) {
   const ir_tensor *t = ctx;
   ir_tensor_fill(t, off, len, dst);
-  ir_source_release_around(t->src);
+  ir_source_release_around(t->src, len);
 }
 
 static fb_off write_tensor(fb_builder *b, const ir_tensor *t, int idx, int external, char *err,
@@ -313,7 +313,7 @@ static tod_status write_piece(void *ctx, const void *bytes, size_t len) {
     const size_t n = len - done < step ? len - done : step;
     st = tod_atomic_write(ctx, (const uint8_t *)bytes + done, n);
     done += n;
-    ir_source_release_around(bytes);
+    ir_source_release_around(bytes, n);
   }
   return st;
 }

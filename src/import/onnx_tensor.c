@@ -381,7 +381,7 @@ tod_status onnx_decode_tensor(onnx_ctx *c, const pb_reader *parent, const pb_fie
         const size_t n = want - done < step ? want - done : step;
         memcpy((uint8_t *)out->owned + done, (const uint8_t *)raw.data + done, n);
         done += n;
-        ir_source_release_around(raw.data);
+        ir_source_release_around(raw.data, n);
       }
       out->data = out->owned;
     }

@@ -139,7 +139,7 @@ tod_status ir_tensor_settle(ir_tensor *t) {
   const size_t step = unit >= IR_SOURCE_RELEASE_STEP ? unit : IR_SOURCE_RELEASE_STEP / unit * unit;
   for (size_t off = 0; off < t->nbytes; off += step) {
     ir_tensor_fill(t, off, t->nbytes - off < step ? t->nbytes - off : step, buf + off);
-    ir_source_release_around(t->src);
+    ir_source_release_around(t->src, t->nbytes - off < step ? t->nbytes - off : step);
   }
   const ir_tensor_kind kind = t->kind; /* a parameter stays one */
   ir_tensor_set_data_owned(t, buf, t->nbytes); /* clears src */

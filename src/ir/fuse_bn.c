@@ -110,7 +110,7 @@ static int fold_one(ir_graph *g, int pi, int bi, uses *u, tod_status *st) {
     nb[o] = (float)((b - load_f32(mean, o)) * s + load_f32(beta, o));
     const size_t done = (size_t)((o + 1) * inner) * sizeof(float);
     if (sequential && borrowed && done - released >= IR_SOURCE_RELEASE_STEP) {
-      ir_source_release_around(wd);
+      ir_source_release_around(wd, done - released);
       released = done;
     }
   }

@@ -16,6 +16,7 @@ static struct {
   uintptr_t base;
   size_t size;
   int fd_plus_1; /* the mapped file, open (ir_source_set_file); 0: none */
+  size_t pending; /* bytes read since the last release_around */
 } g_sources[MAX_SOURCES];
 #ifndef TOD_NO_THREADS
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -85,12 +86,15 @@ void ir_source_release(const void *data, size_t nbytes) {
   UNLOCK();
 }
 
-void ir_source_release_around(const void *p) {
+void ir_source_release_around(const void *p, size_t consumed) {
   const long ps = sysconf(_SC_PAGESIZE);
   const uintptr_t a = (uintptr_t)p, page = (uintptr_t)(ps > 0 ? ps : 4096);
   LOCK();
   for (int i = 0; i < MAX_SOURCES; i++)
     if (g_sources[i].base && a >= g_sources[i].base && a < g_sources[i].base + g_sources[i].size) {
+      g_sources[i].pending += consumed;
+      if (g_sources[i].pending < IR_SOURCE_RELEASE_STEP) break;
+      g_sources[i].pending = 0;
       const uintptr_t lo = (g_sources[i].base + page - 1) / page * page;
       const uintptr_t hi = (g_sources[i].base + g_sources[i].size) / page * page;
       if (lo < hi) madvise((void *)lo, hi - lo, MADV_DONTNEED);

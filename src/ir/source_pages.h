@@ -32,8 +32,11 @@ int ir_source_file_range(const void *data, size_t nbytes, int *fd, uint64_t *off
  * mapping to give back what parsing touched (one touch can map a 2 MiB page-cache folio). */
 void ir_source_release(const void *data, size_t nbytes);
 /* Drops every page of the registered mapping that holds p (nothing if none does): for a reader
- * of borrowed bytes, as the kernel may map page-cache folios ahead of and around what it reads. */
-void ir_source_release_around(const void *p);
+ * of borrowed bytes, as the kernel may map page-cache folios ahead of and around what it reads.
+ * `consumed`: bytes read from the mapping since the caller's last call; the pages go once such
+ * reads add up to IR_SOURCE_RELEASE_STEP (one madvise walks the whole mapping: once per small
+ * tensor made a conversion's time grow with tensors x file size). */
+void ir_source_release_around(const void *p, size_t consumed);
 /* How often a pass reading a borrowed weight front to back gives the mapping's pages back
  * (ir_source_release_around): what is resident meanwhile is what the kernel mapped for this
  * many bytes of reading, a folio or two. */
