@@ -22,20 +22,10 @@ import torch.nn as nn
 import torchvision
 
 from todtest import BENCHMARK, check, close, convert, finish, flatc_json, run, selected, tod_run, workdir
+from test_models_vs_torch import randomize_batchnorm
 
 torch.manual_seed(0)
 np.random.seed(0)
-
-
-def randomize_batchnorm(model):
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            with torch.no_grad():
-                m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.bias.copy_(torch.rand(m.num_features, generator=g) - 0.5)
 
 
 def cbn(cin, cout, k, s=1, g=1):

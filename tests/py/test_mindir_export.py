@@ -116,9 +116,7 @@ def train_roundtrip(opt, exe):
         return
     ok, text = ML.protoc_decode(mindir)
     check(ok, f"{opt}: protoc --decode reads the exported training MINDIR")
-    m = pb2.ModelProto()
-    with open(mindir, "rb") as f:
-        m.ParseFromString(f.read())
+    m = load_mindir(mindir)
     gn = m.graph.name
     params = {p.name.split(":", 1)[1]: p for p in m.graph.parameter}
     prims = prims_of(m)
@@ -183,6 +181,27 @@ class ViewNet(nn.Module):
         return self.f2(torch.relu(self.f1(x.view(x.size(0), -1))))
 
 
+def load_mindir(path):
+    m = pb2.ModelProto()
+    with open(path, "rb") as f:
+        m.ParseFromString(f.read())
+    return m
+
+
+def round_trip(label, mindir, back, x, ref, how=""):
+    """converter_lite reads the exported MINDIR back; `tod run` of the result on x matches PyTorch's ref."""
+    r = run([CONVERTER, "--fmk=MINDIR", f"--modelFile={mindir}", f"--outputFile={back}"])
+    check(r.returncode == 0, f"{label}: converts back {r.stdout.strip()[-200:]}")
+    if r.returncode != 0:
+        return
+    try:
+        (got,) = tod_run(back + ".ms", [x])
+        good, msg = close(got, ref, 1e-4)
+    except RuntimeError as e:
+        good, msg = False, str(e)[-300:]
+    check(good, f"{label}: MINDIR round trip {how}matches PyTorch ({msg})")
+
+
 def batch_export():
     d = workdir("mindir_batch")
     net = ViewNet().eval()
@@ -200,21 +219,10 @@ def batch_export():
         check(r2.returncode == 0, f"batch {name}: exports to MINDIR {' '.join(extra)} {r2.stderr.strip()[-200:]}")
         if r2.returncode != 0:
             continue
-        m = pb2.ModelProto()
-        with open(mindir, "rb") as f:
-            m.ParseFromString(f.read())
+        m = load_mindir(mindir)
         check(list(m.graph.input[0].tensor[0].dims) == ([4, 1, 32, 32] if extra else [1, 1, 32, 32]),
               f"batch {name}: the exported input has the model's batch ({list(m.graph.input[0].tensor[0].dims)})")
-        r = run([CONVERTER, "--fmk=MINDIR", f"--modelFile={mindir}", f"--outputFile={back}"])
-        check(r.returncode == 0, f"batch {name}: converts back {r.stdout.strip()[-200:]}")
-        if r.returncode != 0:
-            continue
-        try:
-            (got,) = tod_run(back + ".ms", [x4])
-            good, msg = close(got, ref, 1e-4)
-        except RuntimeError as e:
-            good, msg = False, str(e)[-300:]
-        check(good, f"batch {name}: MINDIR round trip at batch 4 matches PyTorch ({msg})")
+        round_trip(f"batch {name}", mindir, back, x4, ref, "at batch 4 ")
 
 
 class SwishNet(nn.Module):
@@ -243,21 +251,9 @@ def swish_export():
     check(r2.returncode == 0, f"swish: SiLU/hard-swish model exports to MINDIR {r2.stderr.strip()[-200:]}")
     if r2.returncode != 0:
         return
-    m = pb2.ModelProto()
-    with open(mindir, "rb") as f:
-        m.ParseFromString(f.read())
-    prims = prims_of(m)
+    prims = prims_of(load_mindir(mindir))
     check("SiLU" in prims and "HSwish" in prims, f"swish: MindSpore's SiLU and HSwish primitives ({sorted(set(prims))})")
-    r = run([CONVERTER, "--fmk=MINDIR", f"--modelFile={mindir}", f"--outputFile={back}"])
-    check(r.returncode == 0, f"swish: converts back {r.stdout.strip()[-200:]}")
-    if r.returncode != 0:
-        return
-    try:
-        (got,) = tod_run(back + ".ms", [x])
-        good, msg = close(got, ref, 1e-4)
-    except RuntimeError as e:
-        good, msg = False, str(e)[-300:]
-    check(good, f"swish: MINDIR round trip matches PyTorch ({msg})")
+    round_trip("swish", mindir, back, x, ref)
 
 
 def padded_pooling():
@@ -276,9 +272,7 @@ def padded_pooling():
     check(r2.returncode == 0, f"padded pooling exports to MINDIR {r2.stderr.strip()[-200:]}")
     if r2.returncode != 0:
         return
-    m = pb2.ModelProto()
-    with open(mindir, "rb") as f:
-        m.ParseFromString(f.read())
+    m = load_mindir(mindir)
     modes = [a.s.decode() for p in m.primitives if p.op_type in ("MaxPool", "AvgPool") for a in p.attribute if a.name == "pad_mode"]
     # the last AvgPool counts its padding: explicit zeros (Pad) in front of an unpadded pool
     check(modes == ["PAD", "PAD", "PAD", "VALID"] and "Pad" in prims_of(m),
@@ -393,9 +387,7 @@ def batchnorm_roundtrip():
     check(r2.returncode == 0, f"bn: trains and exports as a training MINDIR {r2.stderr.strip()[-200:]}")
     if r2.returncode != 0:
         return
-    m = pb2.ModelProto()
-    with open(mindir, "rb") as f:
-        m.ParseFromString(f.read())
+    m = load_mindir(mindir)
     prims = prims_of(m)
     check({"BatchNorm", "BatchNormGrad"} <= set(prims), "bn: the MINDIR holds BatchNorm (training) and BatchNormGrad")
     r = run([CONVERTER, "--fmk=MINDIR", f"--modelFile={mindir}", f"--outputFile={back}", "--trainModel=true"])
@@ -461,9 +453,7 @@ def main(exe):
         return
     ok, text = ML.protoc_decode(mindir)
     check(ok, "protoc --decode reads the exported MINDIR")
-    m = pb2.ModelProto()
-    with open(mindir, "rb") as f:
-        m.ParseFromString(f.read())
+    m = load_mindir(mindir)
     gname = m.graph.name
     names = [p.name for p in m.graph.parameter]
     convw = [p for p in m.graph.parameter if len(p.dims) == 4]
