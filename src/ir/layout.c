@@ -340,14 +340,9 @@ static void per_channel_outputs(lctx *c, int i) {
 
 /* A new int32 constant for node i's input j, named after the tensor it replaces. */
 static tod_status replace_const(lctx *c, int i, int j, const int64_t *v, int n) {
-  int32_t w[IR_MAX_DIMS];
-  for (int k = 0; k < n; k++) w[k] = v[k] > INT32_MAX ? INT32_MAX : v[k] < INT32_MIN ? INT32_MIN : (int32_t)v[k];
-  char name[560];
-  snprintf(name, sizeof name, "%s_nhwc", c->g->tensors[c->g->nodes[i].in[j]].name);
-  int t = ir_add_const_i32(c->g, name, w, n);
+  int t = ir_set_const_input(c->g, i, j, v, n, "_nhwc");
   if (t < 0 || grow(c) != TOD_OK) return fail_mem(c);
   c->rank[t] = 1;
-  c->g->nodes[i].in[j] = t;
   return TOD_OK;
 }
 

@@ -34,6 +34,19 @@ int ir_const_ints(const ir_graph *g, int t, int64_t *v, int cap) {
   return (int)n;
 }
 
+int ir_set_const_input(ir_graph *g, int node, int j, const int64_t *v, int n, const char *suffix) {
+  int32_t w[IR_MAX_DIMS];
+  if (n < 0 || n > IR_MAX_DIMS) return -1;
+  for (int k = 0; k < n; k++) w[k] = v[k] > INT32_MAX ? INT32_MAX : v[k] < INT32_MIN ? INT32_MIN : (int32_t)v[k];
+  char name[600];
+  const int old = g->nodes[node].in[j];
+  snprintf(name, sizeof name, "%s%s", old >= 0 && g->tensors[old].name ? g->tensors[old].name : g->nodes[node].name,
+           suffix);
+  int t = ir_add_const_i32(g, name, w, n);
+  if (t >= 0) g->nodes[node].in[j] = t;
+  return t;
+}
+
 int ir_add_gather_1d(ir_graph *g, int src, const int32_t *idx, int n, int out) {
   char iname[560], aname[560], nname[560];
   snprintf(iname, sizeof iname, "%s_idx", g->tensors[out].name);

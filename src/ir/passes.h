@@ -39,6 +39,10 @@ int ir_const_ints(const ir_graph *g, int t, int64_t *v, int cap);
 /* Inserts a Transpose reading src with the given permutation; returns the output tensor. The
  * node is appended (callers run ir_toposort afterwards). */
 int ir_add_transpose(ir_graph *g, int src, const int *perm, int rank, const char *suffix);
+/* Points input j of node `node` at a new int32 1-D constant holding v[0..n) (n <= IR_MAX_DIMS;
+ * values clamped to int32), named after the tensor it replaces plus suffix. Returns the new
+ * tensor, or -1 when out of memory. */
+int ir_set_const_input(ir_graph *g, int node, int j, const int64_t *v, int n, const char *suffix);
 /* Appends out = Gather(src, idx[0..n), axis 0), a reordering of a 1-D tensor's values (a Shape
  * read back in another axis order). Returns 0, or -1 when out of memory. */
 int ir_add_gather_1d(ir_graph *g, int src, const int32_t *idx, int n, int out);

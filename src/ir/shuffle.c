@@ -64,24 +64,13 @@ int ir_shuffle_match(const ir_graph *g, int r1, const int64_t d[4], int *p, int 
   return 1;
 }
 
-static int set_const(ir_graph *g, int i, const int64_t *v, int n, const char *suffix) {
-  int32_t w[IR_MAX_DIMS];
-  for (int k = 0; k < n; k++) w[k] = v[k] > INT32_MAX ? INT32_MAX : (int32_t)v[k];
-  char name[560];
-  snprintf(name, sizeof name, "%s%s", g->nodes[i].name, suffix);
-  int t = ir_add_const_i32(g, name, w, n);
-  if (t < 0) return -1;
-  g->nodes[i].in[1] = t;
-  return 0;
-}
-
 int ir_shuffle_rewrite(ir_graph *g, int r1, int p, int r2, const int64_t d[4]) {
   int64_t s[IR_MAX_DIMS];
   if (ir_const_ints(g, g->nodes[r1].in[1], s, IR_MAX_DIMS) != 5) return -1;
   const int64_t s1[5] = {d[0], d[2], d[3], s[1], s[2]}, perm[5] = {0, 1, 2, 4, 3};
   const int64_t s2[4] = {d[0], d[2], d[3], d[1]};
-  if (set_const(g, r1, s1, 5, SHUFFLE_SUFFIX) < 0 || set_const(g, p, perm, 5, "_nhwc_perm") < 0 ||
-      set_const(g, r2, s2, 4, "_nhwc_shape") < 0)
+  if (ir_set_const_input(g, r1, 1, s1, 5, SHUFFLE_SUFFIX) < 0 || ir_set_const_input(g, p, 1, perm, 5, "_nhwc") < 0 ||
+      ir_set_const_input(g, r2, 1, s2, 4, "_nhwc") < 0)
     return -1;
   return 0;
 }
