@@ -156,6 +156,15 @@ const mattr *ms_attr(const mnode *n, const char *key) {
   return NULL;
 }
 
+/* A float attribute read as an integer: truncated, saturated at the int64 range (a converted
+ * out-of-range float is undefined behaviour; fuzz_mindir found one), NaN as 0. */
+static int64_t float_to_i64(double f) {
+  if (f != f) return 0;
+  if (f >= 9223372036854775807.0) return INT64_MAX;
+  if (f <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)f;
+}
+
 static int attr_ints(const mattr *a, int64_t *out, int cap) {
   int k = 0;
   if (a->n_ints) {
@@ -166,7 +175,7 @@ static int attr_ints(const mattr *a, int64_t *out, int cap) {
   if (a->n_values) {
     for (int i = 0; i < a->n_values; i++) {
       const mattr *v = &a->values[i];
-      int64_t x = v->n_ints ? v->ints[0] : v->has_i ? v->i : v->n_floats ? (int64_t)v->floats[0] : (int64_t)v->f;
+      int64_t x = v->n_ints ? v->ints[0] : v->has_i ? v->i : float_to_i64(v->n_floats ? v->floats[0] : v->f);
       if (k < cap) out[k++] = x;
     }
     return a->n_values;
@@ -177,7 +186,7 @@ static int attr_ints(const mattr *a, int64_t *out, int cap) {
   }
   if (a->n_floats) {
     for (int i = 0; i < a->n_floats; i++)
-      if (k < cap) out[k++] = (int64_t)a->floats[i];
+      if (k < cap) out[k++] = float_to_i64(a->floats[i]);
     return a->n_floats;
   }
   return a->type == MS_AT_TUPLE || a->type == MS_AT_LIST ? 0 : -1;
