@@ -16,6 +16,7 @@
 #include "ir/deferred.h"
 #include "ir/ir.h"
 #include "ir/ir_op.h"
+#include "test_file.h"
 
 static int failures;
 #define CHECK(cond)                                                                 \
@@ -168,22 +169,6 @@ static int conv_graph(ir_graph *g, const uint8_t *src, const uint32_t *khwc, int
   return 0;
 }
 
-static uint8_t *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-  if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
 static void test_ms_with_deferred_weight(void) {
   /* 3 x 3 x 300 floats (10.8 KB) per output channel; 70 of them (756 KB) make the file writer
    * produce two pieces (at most 512 KB of whole output channels each). */
@@ -207,7 +192,7 @@ static void test_ms_with_deferred_weight(void) {
   snprintf(path, sizeof path, "/tmp/tod_deferred_%ld.ms", (long)getpid());
   CHECK(ms_write_file(&lazy, path, err, sizeof err) == TOD_OK);
   size_t nf = 0;
-  uint8_t *f = read_all(path, &nf);
+  uint8_t *f = test_read_file(path, &nf);
   CHECK(f && a && nf == na && memcmp(f, a, na) == 0);
   unlink(path);
   free(f), free(a), free(b);
@@ -247,7 +232,7 @@ static void test_atomic_copy(void) {
     CHECK(tod_atomic_copy(&out, from, (2 << 20) + 103, m.data + (2 << 20) + 103, n - ((2 << 20) + 103)) == TOD_OK);
     CHECK(tod_atomic_commit(&out) == TOD_OK);
     size_t got_n = 0;
-    uint8_t *got = read_all(dst, &got_n);
+    uint8_t *got = test_read_file(dst, &got_n);
     CHECK(got && got_n == n && memcmp(got, bytes, n) == 0);
     free(got);
     tod_unmap_file(&m);

@@ -14,6 +14,7 @@
 #include "format/ms_read.h"
 #include "ir/ir.h"
 #include "tod/tod.h"
+#include "test_file.h"
 
 static int failures = 0;
 #define CHECK(c, ...)                                                                              \
@@ -25,22 +26,6 @@ static int failures = 0;
       failures++;                                                                                  \
     }                                                                                              \
   } while (0)
-
-static uint8_t *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *p = malloc((size_t)len + 1);
-  if (p && fread(p, 1, (size_t)len, f) != (size_t)len) {
-    free(p);
-    p = NULL;
-  }
-  fclose(f);
-  *n = (size_t)len;
-  return p;
-}
 
 /* Runs batch 2 of x through m; copies output 0 (10 floats per image) into y. */
 static int infer(tod_model *m, const float *x, float *y) {
@@ -88,8 +73,8 @@ int main(void) {
   snprintf(train_path, sizeof train_path, "%s/fixtures/mindspore/lenet_tod.ms", shared ? shared : "../shared");
   snprintf(xpath, sizeof xpath, "%s/fixtures/mindspore/x_lenet.bin", shared ? shared : "../shared");
   size_t size = 0, xsize = 0, tsize = 0;
-  uint8_t *file = read_all(path, &size), *xs = read_all(xpath, &xsize);
-  uint8_t *tfile = read_all(train_path, &tsize);
+  uint8_t *file = test_read_file(path, &size), *xs = test_read_file(xpath, &xsize);
+  uint8_t *tfile = test_read_file(train_path, &tsize);
   if (!file || !xs || !tfile || xsize < 32 * 32 * 32 * 4) {
     printf("FAIL cannot read the fixtures under %s\n", shared ? shared : "../shared");
     return 1;

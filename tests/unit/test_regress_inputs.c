@@ -19,6 +19,7 @@
 #include "ir/ir.h"
 #include "tod/convert.h"
 #include "tod/tod.h"
+#include "test_file.h"
 
 static int failures, replayed, seeds;
 #define CHECK(cond, ...)                                                            \
@@ -30,22 +31,6 @@ static int failures, replayed, seeds;
       failures++;                                                                   \
     }                                                                               \
   } while (0)
-
-static uint8_t *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
-  if (b && len > 0 && fread(b, 1, (size_t)len, f) != (size_t)len) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  *n = len > 0 ? (size_t)len : 0;
-  return b;
-}
 
 /* A graph a reader accepted: valid, and every byte it claims readable. */
 static int graph_ok(const ir_graph *g) {
@@ -85,7 +70,7 @@ static tod_status convert_bytes(const uint8_t *d, size_t n, char *err, size_t er
     snprintf(err, errlen, "cannot write %s", in);
   }
   size_t len = 0;
-  uint8_t *ms = read_all(out, &len);
+  uint8_t *ms = test_read_file(out, &len);
   if (st == TOD_OK) {
     ir_graph g;
     ir_graph_init(&g);
@@ -161,7 +146,7 @@ static void run_dir(const char *root, const char *sub, const char *target, int m
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     size_t n;
-    uint8_t *d = read_all(path, &n);
+    uint8_t *d = test_read_file(path, &n);
     CHECK(d != NULL, "cannot read %s", path);
     if (!d) continue;
     char err[512];
